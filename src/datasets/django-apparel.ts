@@ -1,0 +1,118 @@
+import { col, defineSource } from '../sources/columns';
+import type { DatasetSpec } from './types';
+
+const sources = [
+  defineSource({
+    name: 'product_categories',
+    file: 'product_categories.json',
+    format: 'json',
+    columns: { product_category_id: col.int(), product_category_name: col.text() },
+    primaryKey: ['product_category_id'],
+  }),
+  defineSource({
+    name: 'products',
+    file: 'products.json',
+    format: 'json',
+    columns: {
+      product_id: col.int(),
+      product_name: col.text(),
+      size: col.text(),
+      price: col.numeric(),
+      product_category_id: col.int(),
+    },
+    primaryKey: ['product_id'],
+  }),
+  defineSource({
+    name: 'customers',
+    file: 'customers.parquet',
+    format: 'parquet',
+    columns: { customer_id: col.int(), first_name: col.text(), last_name: col.optional(col.text()), gender: col.optional(col.text()) },
+    primaryKey: ['customer_id'],
+  }),
+  defineSource({
+    name: 'provinces',
+    file: 'provinces.xlsx',
+    format: 'excel',
+    columns: { province_id: col.int(), province_names: col.text() },
+    primaryKey: ['province_id'],
+  }),
+  defineSource({
+    name: 'cities',
+    file: 'cities.xlsx',
+    format: 'excel',
+    columns: { city_id: col.int(), city_names: col.text(), province_id: col.int() },
+    primaryKey: ['city_id'],
+  }),
+  defineSource({
+    name: 'orders',
+    file: 'orders.csv',
+    format: 'csv',
+    columns: {
+      order_id: col.int(),
+      order_date: col.timestamp(),
+      customer_id: col.int(),
+      province_id: col.int(),
+      city_id: col.int(),
+    },
+    primaryKey: ['order_id'],
+  }),
+  defineSource({
+    name: 'order_details',
+    file: 'order_details.csv',
+    format: 'csv',
+    columns: {
+      order_detail_id: col.int(),
+      order_id: col.int(),
+      product_id: col.int(),
+      qty: col.int(),
+      item_price: col.numeric(),
+      unit_sales: col.numeric(),
+    },
+    primaryKey: ['order_detail_id'],
+    refine: (row) => {
+      const issues: { column: string; message: string }[] = [];
+      const qty = row.qty as number;
+      const price = row.item_price as number;
+      const sales = row.unit_sales as number;
+      if (qty <= 0) issues.push({ column: 'qty', message: 'quantity must be positive' });
+      if (price < 0) issues.push({ column: 'item_price', message: 'price must not be negative' });
+      if (Math.abs(qty * price - sales) > 0.005) {
+        issues.push({ column: 'unit_sales', message: `unit_sales ${sales} is not qty × item_price = ${qty * price}` });
+      }
+      return issues;
+    },
+  }),
+];
+
+const model = (layer: string, name: string, schema: string) => ({ name, file: `models/django-apparel/${layer}/${name}.sql`, table: `${schema}.${name}` });
+
+export const djangoApparel: DatasetSpec = {
+  name: 'django-apparel',
+  description: 'Django Apparel online clothing store: 7 source tables into a sales star schema and two datamarts',
+  sources,
+  layers: [
+    {
+      name: 'dimensions',
+      models: [
+        model('dimensions', 'dim_date', 'warehouse'),
+        model('dimensions', 'dim_customers', 'warehouse'),
+        model('dimensions', 'dim_products', 'warehouse'),
+        model('dimensions', 'dim_locations', 'warehouse'),
+      ],
+      tests: [],
+    },
+    {
+      name: 'facts',
+      models: [model('facts', 'fct_transactions', 'warehouse')],
+      tests: ['models/django-apparel/tests/fct_transactions_reconciles_with_staging.sql'],
+    },
+    {
+      name: 'marts',
+      models: [model('marts', 'dm_perfomance_product_by_cities', 'mart'), model('marts', 'dm_revenue_by_months', 'mart')],
+      tests: [
+        'models/django-apparel/tests/dm_revenue_by_months_reconciles_with_fact.sql',
+        'models/django-apparel/tests/dm_perfomance_product_by_cities_reconciles_with_fact.sql',
+      ],
+    },
+  ],
+};
