@@ -115,4 +115,23 @@ export const djangoApparel: DatasetSpec = {
       ],
     },
   ],
+  headlines: [
+    {
+      title: 'Revenue by month (mart.dm_revenue_by_months)',
+      sql: `SELECT to_char(month, 'YYYY-MM') AS month, total_revenue, total_orders, total_quantity, average_order_value
+            FROM mart.dm_revenue_by_months ORDER BY month`,
+    },
+    {
+      title: 'Top 5 products by city (mart.dm_perfomance_product_by_cities)',
+      sql: `SELECT city_name, province_name, product_name, size, total_quantity, total_sales, total_orders
+            FROM mart.dm_perfomance_product_by_cities ORDER BY total_sales DESC, city_id, product_id LIMIT 5`,
+    },
+    {
+      title: 'Totals',
+      sql: `SELECT (SELECT count(*) FROM mart.dm_perfomance_product_by_cities) AS city_product_rows,
+                   (SELECT sum(total_sales) FROM mart.dm_perfomance_product_by_cities) AS sales_by_city_product,
+                   (SELECT sum(total_revenue) FROM mart.dm_revenue_by_months) AS revenue_by_month,
+                   (SELECT sum(total_orders) FROM mart.dm_revenue_by_months) AS orders`,
+    },
+  ],
 };

@@ -22,4 +22,6 @@ export interface DatasetSpec {
   description: string;
   sources: SourceSpec[];
   layers: LayerSpec[];
+  /** Headline figures printed after a run (demo, `run --wait`): read-only queries over the marts. */
+  headlines: { title: string; sql: string }[];
 }

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from './contracts';
+
+// Configuration is read from the environment once, validated, and frozen.
+// Every variable is listed in the README's configuration section.
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const schema = z.object({
+  DATABASE_URL: z.string().url().optional(),
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+  TEMPORAL_UI_URL: z.string().url().default('http://localhost:8233'),
+  GUDANG_DATASET: z.string().min(1).default('django-apparel'),
+  GUDANG_MAX_CONCURRENT_ACTIVITIES: positiveInt(4),
+  GUDANG_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt(10),
+  GUDANG_DB_POOL_SIZE: positiveInt(8),
+  GUDANG_WORKFLOW_BUNDLE: z.string().optional(),
+  GUDANG_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type Config = Readonly<z.infer<typeof schema>>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return Object.freeze(parsed.data);
+}
+
+export function requireDatabaseUrl(config: Config): string {
+  if (!config.DATABASE_URL) {
+    throw new Error('DATABASE_URL is not set (e.g. postgres://user@127.0.0.1:5432/gudang); `npm run demo` starts its own database when it is unset');
+  }
+  return config.DATABASE_URL;
+}
+
+/** A URL without its password, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}

@@ -1,0 +1,79 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import { loadConfig } from '../../src/config';
+import type { Config } from '../../src/config';
+import { createWorker, WORKFLOWS_PATH } from '../../src/worker-factory';
+import { migrate } from '../../src/warehouse/migrate';
+import type { DevServer } from '../../src/dev/temporal-server';
+import { createTestDatabase } from './db';
+import { startTestTemporal } from './temporal';
+
+/** One real Temporal dev server, one fresh database, one bundled workflow code, per test file. */
+export interface PipelineHarness {
+  server: DevServer;
+  db: Awaited<ReturnType<typeof createTestDatabase>>;
+  config: Config;
+  client: Client;
+  workflowCode: string;
+  /** A worker on this harness's task queue (registered activities are the real ones). */
+  newWorker(overrides?: Partial<Config>): Promise<Worker>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(): Promise<PipelineHarness> {
+  const [server, db, bundle] = await Promise.all([startTestTemporal(), createTestDatabase(), bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger })]);
+  await migrate(db.pool);
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: db.url,
+    TEMPORAL_ADDRESS: server.address,
+    TEMPORAL_NAMESPACE: server.namespace,
+    TEMPORAL_UI_URL: server.uiUrl ?? 'http://127.0.0.1:8233',
+    TEMPORAL_TASK_QUEUE: `gudang-test-${randomUUID().slice(0, 8)}`,
+  });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: server.namespace });
+  const nativeConnections: NativeConnection[] = [];
+  return {
+    server,
+    db,
+    config,
+    client,
+    workflowCode: bundle.code,
+    async newWorker(overrides = {}) {
+      const nativeConnection = await NativeConnection.connect({ address: server.address });
+      nativeConnections.push(nativeConnection);
+      return createWorker({
+        config: { ...config, ...overrides },
+        pool: db.pool,
+        connection: nativeConnection,
+        options: { workflowBundle: { code: bundle.code } },
+      });
+    },
+    async close() {
+      await connection.close();
+      for (const c of nativeConnections) await c.close();
+      await db.drop();
+      await server.stop();
+    },
+  };
+}
+
+const noop = () => undefined;
+export const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };
+
+/** Every row of every staging, warehouse and mart table, as ordered JSON text: for "nothing changed" checks. */
+export async function dumpTables(pool: import('pg').Pool): Promise<Record<string, string[]>> {
+  const { rows } = await pool.query<{ t: string }>(
+    `SELECT format('%I.%I', table_schema, table_name) AS t FROM information_schema.tables
+     WHERE table_schema IN ('staging', 'warehouse', 'mart') AND table_type = 'BASE TABLE' ORDER BY 1`,
+  );
+  const out: Record<string, string[]> = {};
+  for (const { t } of rows) {
+    const res = await pool.query<{ r: string }>(`SELECT row_to_json(x)::text AS r FROM ${t} x ORDER BY 1`);
+    out[t] = res.rows.map((r) => r.r);
+  }
+  return out;
+}
