@@ -1,0 +1,108 @@
+-- dim_date: one row per calendar day, covering every whole year that has at least one order.
+--
+-- Keys: date_key = YYYYMMDD as an integer (20220131), so it is stable by construction and the month of a
+-- fact row can be recovered from it (date_key / 100 = YYYYMM).
+-- Unknown member: date_key = -1, full_date and every number NULL, text attributes 'Unknown'.
+-- Facts whose order date cannot be resolved point at it, so relationship tests always hold.
+-- History: days are only ever added (a year stays once it has appeared), never deleted, and a day's
+-- attributes are a pure function of its date, so a rerun leaves every existing row untouched.
+--
+-- test: unique(date_key)
+-- test: unique(full_date)
+-- test: not_null(date_key, month_name, day_name, is_weekend)
+-- test: not_null(full_date, year, quarter, month, day, day_of_week, year_month, month_start) where date_key <> -1
+-- test: unknown_member(date_key = -1)
+
+CREATE TABLE IF NOT EXISTS warehouse.dim_date (
+  date_key     integer PRIMARY KEY,
+  full_date    date UNIQUE,
+  year         integer,
+  quarter      integer,
+  quarter_name text    NOT NULL,
+  month        integer,
+  month_name   text    NOT NULL,
+  month_short  text    NOT NULL,
+  year_month   text,             -- 'YYYY-MM'
+  month_start  date,             -- first day of the month, the grain of dm_revenue_by_months
+  day          integer,
+  day_of_week  integer,          -- ISO: 1 = Monday ... 7 = Sunday
+  day_name     text    NOT NULL,
+  day_of_year  integer,
+  iso_week     integer,
+  is_weekend   boolean NOT NULL
+);
+
+WITH
+
+-- import CTEs
+orders AS (
+  SELECT order_date FROM staging.orders
+),
+
+-- logic CTEs
+order_years AS (
+  SELECT DISTINCT extract(year FROM order_date)::integer AS year
+  FROM orders
+  WHERE order_date IS NOT NULL
+),
+
+days AS (
+  SELECT d::date AS full_date
+  FROM order_years AS y
+  CROSS JOIN LATERAL generate_series(make_date(y.year, 1, 1), make_date(y.year, 12, 31), interval '1 day') AS d
+),
+
+calendar AS (
+  SELECT
+    to_char(full_date, 'YYYYMMDD')::integer              AS date_key,
+    full_date,
+    extract(year FROM full_date)::integer                AS year,
+    extract(quarter FROM full_date)::integer             AS quarter,
+    'Q' || extract(quarter FROM full_date)::integer      AS quarter_name,
+    extract(month FROM full_date)::integer               AS month,
+    to_char(full_date, 'FMMonth')                        AS month_name,
+    to_char(full_date, 'Mon')                            AS month_short,
+    to_char(full_date, 'YYYY-MM')                        AS year_month,
+    date_trunc('month', full_date)::date                 AS month_start,
+    extract(day FROM full_date)::integer                 AS day,
+    extract(isodow FROM full_date)::integer              AS day_of_week,
+    to_char(full_date, 'FMDay')                          AS day_name,
+    extract(doy FROM full_date)::integer                 AS day_of_year,
+    extract(week FROM full_date)::integer                AS iso_week,
+    extract(isodow FROM full_date) IN (6, 7)             AS is_weekend
+  FROM days
+),
+
+unknown_member AS (
+  SELECT
+    -1, NULL::date, NULL::integer, NULL::integer, 'Unknown', NULL::integer, 'Unknown', 'Unknown', NULL::text,
+    NULL::date, NULL::integer, NULL::integer, 'Unknown', NULL::integer, NULL::integer, false
+),
+
+-- final
+final AS (
+  SELECT * FROM unknown_member
+  UNION ALL
+  SELECT * FROM calendar
+)
+
+INSERT INTO warehouse.dim_date AS dim (
+  date_key, full_date, year, quarter, quarter_name, month, month_name, month_short, year_month,
+  month_start, day, day_of_week, day_name, day_of_year, iso_week, is_weekend
+)
+SELECT * FROM final
+ORDER BY 1
+ON CONFLICT (date_key) DO UPDATE SET
+  full_date = EXCLUDED.full_date, year = EXCLUDED.year, quarter = EXCLUDED.quarter,
+  quarter_name = EXCLUDED.quarter_name, month = EXCLUDED.month, month_name = EXCLUDED.month_name,
+  month_short = EXCLUDED.month_short, year_month = EXCLUDED.year_month, month_start = EXCLUDED.month_start,
+  day = EXCLUDED.day, day_of_week = EXCLUDED.day_of_week, day_name = EXCLUDED.day_name,
+  day_of_year = EXCLUDED.day_of_year, iso_week = EXCLUDED.iso_week, is_weekend = EXCLUDED.is_weekend
+-- Touch a row only when something actually differs: a rerun writes nothing.
+WHERE (dim.full_date, dim.year, dim.quarter, dim.quarter_name, dim.month, dim.month_name, dim.month_short,
+       dim.year_month, dim.month_start, dim.day, dim.day_of_week, dim.day_name, dim.day_of_year, dim.iso_week,
+       dim.is_weekend)
+  IS DISTINCT FROM
+      (EXCLUDED.full_date, EXCLUDED.year, EXCLUDED.quarter, EXCLUDED.quarter_name, EXCLUDED.month,
+       EXCLUDED.month_name, EXCLUDED.month_short, EXCLUDED.year_month, EXCLUDED.month_start, EXCLUDED.day,
+       EXCLUDED.day_of_week, EXCLUDED.day_name, EXCLUDED.day_of_year, EXCLUDED.iso_week, EXCLUDED.is_weekend);

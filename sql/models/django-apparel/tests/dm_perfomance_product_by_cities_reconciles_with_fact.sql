@@ -1,0 +1,50 @@
+-- check: dm_perfomance_product_by_cities_reconciles_with_fact
+-- table: mart.dm_perfomance_product_by_cities
+--
+-- The mart's totals equal the fact's: quantity, sales, and orders (each mart row counts the distinct
+-- orders of its city and product, so the mart's total_orders sum to the number of distinct
+-- (order, city, product) combinations in the fact), and it has one row per (city, product) present in
+-- the fact. One offending row per metric that differs.
+WITH
+
+fact AS (
+  SELECT order_id, location_key, product_key, qty, unit_sales FROM warehouse.fct_transactions
+),
+
+mart AS (
+  SELECT total_quantity, total_sales, total_orders FROM mart.dm_perfomance_product_by_cities
+),
+
+fact_totals AS (
+  SELECT
+    coalesce(sum(qty), 0)::numeric                                   AS total_quantity,
+    coalesce(sum(unit_sales), 0)::numeric                            AS total_sales,
+    count(DISTINCT (order_id, location_key, product_key))::numeric   AS total_orders,
+    count(DISTINCT (location_key, product_key))::numeric             AS row_count
+  FROM fact
+),
+
+mart_totals AS (
+  SELECT
+    coalesce(sum(total_quantity), 0)::numeric AS total_quantity,
+    coalesce(sum(total_sales), 0)::numeric    AS total_sales,
+    coalesce(sum(total_orders), 0)::numeric   AS total_orders,
+    count(*)::numeric                         AS row_count
+  FROM mart
+),
+
+compared AS (
+  SELECT v.metric, v.fact_value, v.mart_value
+  FROM fact_totals AS f
+  CROSS JOIN mart_totals AS m
+  CROSS JOIN LATERAL (VALUES
+    (1, 'total_quantity', f.total_quantity, m.total_quantity),
+    (2, 'total_sales',    f.total_sales,    m.total_sales),
+    (3, 'total_orders',   f.total_orders,   m.total_orders),
+    (4, 'rows',           f.row_count,      m.row_count)
+  ) AS v(ord, metric, fact_value, mart_value)
+  WHERE v.fact_value IS DISTINCT FROM v.mart_value
+  ORDER BY v.ord
+)
+
+SELECT metric, fact_value, mart_value FROM compared

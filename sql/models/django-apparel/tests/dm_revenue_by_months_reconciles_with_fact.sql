@@ -1,0 +1,54 @@
+-- check: dm_revenue_by_months_reconciles_with_fact
+-- table: mart.dm_revenue_by_months
+--
+-- Recomputes revenue, orders and quantity per calendar month straight from fct_transactions.order_date
+-- (not through dim_date) and compares them with the mart, month by month. Order lines without a date
+-- (their order is missing from staging) cannot be placed in a month: they are reported too, so the
+-- sum over the mart always equals count and sum(unit_sales) of the fact when this returns no rows.
+WITH
+
+fact AS (
+  SELECT order_id, order_date, qty, unit_sales FROM warehouse.fct_transactions
+),
+
+mart AS (
+  SELECT month, total_revenue, total_orders, total_quantity, average_order_value FROM mart.dm_revenue_by_months
+),
+
+expected AS (
+  SELECT
+    date_trunc('month', order_date)::date AS month,
+    sum(unit_sales)                       AS total_revenue,
+    count(DISTINCT order_id)              AS total_orders,
+    sum(qty)::bigint                      AS total_quantity
+  FROM fact
+  WHERE order_date IS NOT NULL
+  GROUP BY 1
+),
+
+month_mismatch AS (
+  SELECT
+    to_char(coalesce(e.month, m.month), 'YYYY-MM') AS month,
+    format('revenue=%s orders=%s quantity=%s', e.total_revenue, e.total_orders, e.total_quantity) AS fact,
+    format('revenue=%s orders=%s quantity=%s aov=%s', m.total_revenue, m.total_orders, m.total_quantity,
+           m.average_order_value) AS mart
+  FROM expected AS e
+  FULL JOIN mart AS m ON m.month = e.month
+  WHERE (e.total_revenue, e.total_orders, e.total_quantity)
+        IS DISTINCT FROM (m.total_revenue, m.total_orders, m.total_quantity)
+     OR m.average_order_value IS DISTINCT FROM round(m.total_revenue / nullif(m.total_orders, 0), 2)
+),
+
+undated AS (
+  SELECT
+    'no month' AS month,
+    format('%s order lines without order_date, revenue=%s', count(*), sum(unit_sales)) AS fact,
+    'not in mart' AS mart
+  FROM fact
+  WHERE order_date IS NULL
+  HAVING count(*) > 0
+)
+
+SELECT month, fact, mart FROM (SELECT * FROM month_mismatch ORDER BY month) AS months
+UNION ALL
+SELECT month, fact, mart FROM undated

@@ -1,0 +1,57 @@
+-- check: fct_transactions_reconciles_with_staging
+-- table: warehouse.fct_transactions
+--
+-- Every order line in staging is in the fact exactly once, with the same order, quantity and amounts,
+-- and the fact holds nothing else. Zero rows means pass; this implies that count(*) and
+-- sum(unit_sales) of staging.order_details and warehouse.fct_transactions are equal. The first
+-- row, when there is one, compares those two totals; the rest name each order line that differs.
+WITH
+
+staged AS (
+  SELECT order_detail_id, order_id, qty, item_price, unit_sales FROM staging.order_details
+),
+
+fact AS (
+  SELECT order_detail_id, order_id, qty, item_price, unit_sales FROM warehouse.fct_transactions
+),
+
+totals AS (
+  SELECT
+    (SELECT count(*) FROM staged)                    AS staged_rows,
+    (SELECT coalesce(sum(unit_sales), 0) FROM staged) AS staged_sales,
+    (SELECT count(*) FROM fact)                      AS fact_rows,
+    (SELECT coalesce(sum(unit_sales), 0) FROM fact)   AS fact_sales
+),
+
+total_mismatch AS (
+  SELECT
+    NULL::bigint AS order_detail_id,
+    'totals differ' AS problem,
+    format('rows=%s sales=%s', staged_rows, staged_sales) AS staging,
+    format('rows=%s sales=%s', fact_rows, fact_sales)     AS fact
+  FROM totals
+  WHERE staged_rows <> fact_rows OR staged_sales <> fact_sales
+),
+
+line_mismatch AS (
+  SELECT
+    coalesce(s.order_detail_id, f.order_detail_id) AS order_detail_id,
+    CASE
+      WHEN f.order_detail_id IS NULL THEN 'missing from fact'
+      WHEN s.order_detail_id IS NULL THEN 'not in staging'
+      ELSE 'values differ'
+    END AS problem,
+    CASE WHEN s.order_detail_id IS NOT NULL
+      THEN format('order_id=%s qty=%s item_price=%s unit_sales=%s', s.order_id, s.qty, s.item_price, s.unit_sales) END AS staging,
+    CASE WHEN f.order_detail_id IS NOT NULL
+      THEN format('order_id=%s qty=%s item_price=%s unit_sales=%s', f.order_id, f.qty, f.item_price, f.unit_sales) END AS fact
+  FROM staged AS s
+  FULL JOIN fact AS f ON f.order_detail_id = s.order_detail_id
+  WHERE s.order_detail_id IS NULL
+     OR f.order_detail_id IS NULL
+     OR (s.order_id, s.qty, s.item_price, s.unit_sales) IS DISTINCT FROM (f.order_id, f.qty, f.item_price, f.unit_sales)
+)
+
+SELECT order_detail_id, problem, staging, fact FROM total_mismatch
+UNION ALL
+SELECT order_detail_id, problem, staging, fact FROM (SELECT * FROM line_mismatch ORDER BY order_detail_id) AS lines

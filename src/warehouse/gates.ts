@@ -1,0 +1,230 @@
+import { basename } from 'node:path';
+import type pg from 'pg';
+import type { GateCheckResult, GateResult } from '../contracts';
+import type { LayerSpec } from '../datasets/types';
+import { InputError } from '../errors';
+import { SQL_DIR } from './migrate';
+import type { ModelTest } from './models';
+import { assertIdentifier, parseModelTests, readSqlFile } from './models';
+
+// A layer's quality gate: the generic tests annotated in its model files plus its singular tests, all run in
+// one read-only REPEATABLE READ transaction (one snapshot for every check). Any failure throws
+// InputError('QualityGateFailed'), which the activity turns into a non-retryable failure.
+
+const SAMPLE_SIZE = 5;
+
+export interface SingularTest {
+  check: string;
+  table: string;
+  file: string;
+  /** The SELECT, trailing semicolons and comments removed, ready to be wrapped in a subquery. */
+  sql: string;
+}
+
+/** Reads `-- check: <name>` and `-- table: <table>` from a singular test file. */
+export function parseSingularTest(sqlText: string, file: string): SingularTest {
+  const header = (name: string) => new RegExp(`^\\s*--\\s*${name}:\\s*(\\S+)\\s*$`, 'm').exec(sqlText)?.[1];
+  const check = header('check') ?? basename(file, '.sql');
+  const table = header('table');
+  if (!table) throw new InputError('ConfigError', `singular test ${file} has no "-- table: <schema.table>" header`);
+  assertIdentifier(table, `singular test ${file}: table`);
+  return { check, table, file, sql: stripTrailing(sqlText) };
+}
+
+/** Removes trailing whitespace, semicolons and whole-line comments, so the query can sit inside `( ... )`. */
+function stripTrailing(sqlText: string): string {
+  let text = sqlText;
+  for (;;) {
+    const before = text;
+    text = text.trimEnd();
+    if (text.endsWith(';')) text = text.slice(0, -1);
+    const lastLine = text.slice(text.lastIndexOf('\n') + 1);
+    if (lastLine.trimStart().startsWith('--')) text = text.slice(0, text.lastIndexOf('\n') + 1);
+    if (text === before) return text;
+  }
+}
+
+/** What one executed check found; `label` lets the message print "order_detail_id=10007, 10012". */
+interface Finding {
+  failures: number;
+  label?: string;
+  values: string[];
+}
+
+/** Columns that identify a row of `table`, for samples: its primary key, else its narrowest unique index. */
+async function rowKey(client: pg.PoolClient, table: string): Promise<string[]> {
+  const { rows } = await client.query<{ columns: string[] }>(
+    `SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum)) AS columns
+       FROM pg_index AS i
+       JOIN pg_class AS c ON c.oid = i.indexrelid
+       JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])
+      WHERE i.indrelid = $1::regclass AND i.indisunique AND NOT (0 = ANY (i.indkey::int2[])) AND i.indpred IS NULL
+      GROUP BY i.indexrelid, i.indisprimary, i.indnatts, c.relname
+      ORDER BY i.indisprimary DESC, i.indnatts, c.relname
+      LIMIT 1`,
+    [table],
+  );
+  return rows[0]?.columns ?? [];
+}
+
+const asText = (cols: string[]) => cols.map((c, i) => `${c}::text AS k${i}`).join(', ');
+const label = (cols: string[]) => (cols.length === 1 ? cols[0]! : `(${cols.join(', ')})`);
+function formatKey(row: Record<string, unknown>, n: number): string {
+  const parts: string[] = [];
+  for (let i = 0; i < n; i++) parts.push(row[`k${i}`] === null || row[`k${i}`] === undefined ? 'NULL' : String(row[`k${i}`]));
+  return n === 1 ? parts[0]! : `(${parts.join(', ')})`;
+}
+
+async function runGenericTest(client: pg.PoolClient, test: ModelTest, keyCache: Map<string, string[]>): Promise<Finding> {
+  const table = assertIdentifier(test.table, 'test table');
+  const columns = test.columns.map((c) => assertIdentifier(c, `test column of ${table}`));
+  const filter = test.where ? ` AND (${test.where})` : '';
+
+  if (test.kind === 'unknown_member') {
+    const value = test.value!;
+    if (!/^-?\d+$/.test(value)) throw new InputError('ConfigError', `unknown_member value ${value} is not an integer`);
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table} WHERE ${columns[0]} = ${value}`);
+    const n = Number(rows[0]?.n ?? 0);
+    return n === 1 ? { failures: 0, values: [] } : { failures: 1, values: [`${columns[0]}=${value} ${n === 0 ? 'is missing' : `appears ${n} times`}`] };
+  }
+
+  if (test.kind === 'unique') {
+    const cols = columns.join(', ');
+    const { rows } = await client.query(
+      `SELECT (sum(n) OVER ())::text AS failures, ${asText(columns)}
+         FROM (SELECT ${cols}, count(*) AS n FROM ${table} WHERE true${filter} GROUP BY ${cols} HAVING count(*) > 1) AS dup
+        ORDER BY ${cols}
+        LIMIT ${SAMPLE_SIZE}`,
+    );
+    return {
+      failures: Number(rows[0]?.failures ?? 0),
+      label: label(columns),
+      values: rows.map((r) => formatKey(r, columns.length)),
+    };
+  }
+
+  let key = keyCache.get(table);
+  if (!key) {
+    key = (await rowKey(client, table)).map((c) => assertIdentifier(c, `key column of ${table}`));
+    keyCache.set(table, key);
+  }
+  if (key.length === 0) key = columns;
+  let condition: string;
+  if (test.kind === 'not_null') {
+    condition = `(${columns.map((c) => `t.${c} IS NULL`).join(' OR ')})`;
+  } else {
+    const ref = test.references!;
+    const parent = assertIdentifier(ref.table, 'relationship parent table');
+    const parentColumn = assertIdentifier(ref.column, 'relationship parent column');
+    condition = `t.${columns[0]} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${parent} AS p WHERE p.${parentColumn} = t.${columns[0]})`;
+  }
+  const { rows } = await client.query(
+    `SELECT (count(*) OVER ())::text AS failures, ${asText(key.map((c) => `t.${c}`))}
+       FROM ${table} AS t
+      WHERE ${condition}${filter}
+      ORDER BY ${key.map((c) => `t.${c}`).join(', ')}
+      LIMIT ${SAMPLE_SIZE}`,
+  );
+  return { failures: Number(rows[0]?.failures ?? 0), label: label(key), values: rows.map((r) => formatKey(r, key.length)) };
+}
+
+async function runSingularTest(client: pg.PoolClient, test: SingularTest): Promise<Finding> {
+  const { rows } = await client.query<{ failures: string; sample: string | null }>(
+    `SELECT (count(*) OVER ())::text AS failures,
+            (SELECT string_agg(e.key || '=' || coalesce(e.value, 'NULL'), ', ' ORDER BY e.n)
+               FROM json_each_text(row_to_json(t)) WITH ORDINALITY AS e(key, value, n)) AS sample
+       FROM (
+${test.sql}
+) AS t
+      LIMIT ${SAMPLE_SIZE}`,
+  );
+  return { failures: Number(rows[0]?.failures ?? 0), values: rows.map((r) => r.sample ?? '(empty row)') };
+}
+
+function describeCheckError(err: unknown, check: string, table: string): Error {
+  if (err instanceof InputError) return err;
+  const pgErr = err as Error & { code?: string };
+  const message = `quality check ${check} on ${table} could not run: ${pgErr.message}`;
+  if (typeof pgErr.code === 'string' && pgErr.code.startsWith('42')) {
+    return new InputError('ConfigError', message, { check, table, sqlstate: pgErr.code });
+  }
+  return new Error(message, { cause: err });
+}
+
+const plural = (n: number) => `${n} row${n === 1 ? '' : 's'}`;
+
+function describeFailure(result: GateCheckResult, finding: Finding): string {
+  let sample = '';
+  if (finding.values.length > 0) {
+    sample = finding.label ? `${finding.label}=${finding.values.join(', ')}` : finding.values.join('; ');
+    sample = `, e.g. ${sample}`;
+  }
+  return `${result.check} on ${result.table}: ${plural(result.failures)}${sample}`;
+}
+
+/**
+ * Runs every generic test annotated in the layer's model files and every singular test of the layer.
+ * Returns all results when everything passes; otherwise throws InputError('QualityGateFailed') whose message
+ * names each failed check, its table and up to five offending keys, with `details.checks` holding all results.
+ */
+export async function runLayerGates(pool: pg.Pool, layer: LayerSpec, sqlDir: string = SQL_DIR): Promise<GateResult> {
+  const started = Date.now();
+  // Read and parse everything first: a malformed annotation fails before any query runs.
+  const generic: ModelTest[] = [];
+  for (const model of layer.models) generic.push(...parseModelTests(await readSqlFile(model.file, sqlDir), model.table));
+  const singular: SingularTest[] = [];
+  for (const file of layer.tests) singular.push(parseSingularTest(await readSqlFile(file, sqlDir), file));
+
+  const checks: GateCheckResult[] = [];
+  const failed: string[] = [];
+  const record = (check: string, table: string, finding: Finding) => {
+    const result: GateCheckResult = {
+      check,
+      table,
+      passed: finding.failures === 0,
+      failures: finding.failures,
+      sample: finding.values.map((v) => (finding.label ? `${finding.label}=${v}` : v)),
+    };
+    checks.push(result);
+    if (!result.passed) failed.push(describeFailure(result, finding));
+  };
+
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      const keyCache = new Map<string, string[]>();
+      for (const test of generic) {
+        let finding: Finding;
+        try {
+          finding = await runGenericTest(client, test, keyCache);
+        } catch (err) {
+          throw describeCheckError(err, test.check, test.table);
+        }
+        record(test.check, test.table, finding);
+      }
+      for (const test of singular) {
+        let finding: Finding;
+        try {
+          finding = await runSingularTest(client, test);
+        } catch (err) {
+          throw describeCheckError(err, test.check, test.table);
+        }
+        record(test.check, test.table, finding);
+      }
+    } finally {
+      await client.query('ROLLBACK').catch((err: Error) => (broken = err));
+    }
+  } finally {
+    client.release(broken);
+  }
+
+  if (failed.length > 0) {
+    throw new InputError('QualityGateFailed', `quality gate failed after layer ${layer.name}: ${failed.join('; ')}`, {
+      layer: layer.name,
+      checks,
+    });
+  }
+  return { layer: layer.name, checks, durationMs: Date.now() - started };
+}

@@ -1,0 +1,452 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { djangoApparel } from '../../src/datasets/django-apparel';
+import type { LayerSpec } from '../../src/datasets/types';
+import { InputError } from '../../src/errors';
+import { stagingDDL } from '../../src/ingest/staging';
+import { runLayerGates } from '../../src/warehouse/gates';
+import { migrate } from '../../src/warehouse/migrate';
+import { parseModelTests, runModel } from '../../src/warehouse/models';
+
+// Warehouse models end to end, dbt unit-test style: a small hand-written staging dataset ("given"), every
+// model of every layer, the quality gates, and the exact rows of both marts ("expected").
+// Needs a PostgreSQL server; set GUDANG_TEST_ADMIN_URL to use another one than the local trust-auth default.
+
+const ADMIN_URL = process.env.GUDANG_TEST_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
+const DB_NAME = `gudang_test_${randomBytes(5).toString('hex')}`;
+const layers = djangoApparel.layers;
+const layer = (name: string): LayerSpec => {
+  const found = layers.find((l) => l.name === name);
+  assert.ok(found, `layer ${name}`);
+  return found;
+};
+
+let admin: pg.Client;
+let pool: pg.Pool;
+
+// ------------------------------------------------------------------ given
+const given: Record<string, unknown[][]> = {
+  product_categories: [
+    [1, 'Hoodies'],
+    [2, 'Jeans'],
+  ],
+  // products 1 and 2 share a name and differ by size
+  products: [
+    [1, 'Hoodie Black', 'M', 100, 1],
+    [2, 'Hoodie Black', 'L', 110, 1],
+    [3, 'Jeans Blue', '32', 200, 2],
+  ],
+  customers: [
+    [1, 'Ani', 'Wijaya', 'Female'],
+    [2, 'Budi', null, 'Male'],
+    [3, 'Citra', 'Lestari', null],
+  ],
+  provinces: [
+    [10, 'Jawa Barat'],
+    [20, 'Bali'],
+  ],
+  cities: [
+    [100, 'Bandung', 10],
+    [101, 'Bogor', 10],
+    [200, 'Denpasar', 20],
+  ],
+  // January and February of two years; order 6's customer and order 7's city are missing from staging
+  orders: [
+    [1, '2022-01-05 10:00:00', 1, 10, 100],
+    [2, '2022-01-20 08:30:00', 2, 10, 101],
+    [3, '2022-02-14 12:00:00', 1, 10, 100],
+    [4, '2023-01-03 09:00:00', 3, 20, 200],
+    [5, '2023-02-28 23:59:00', 2, 10, 100],
+    [6, '2023-02-01 00:00:00', 99, 10, 100],
+    [7, '2022-01-31 23:30:00', 3, 10, 999],
+  ],
+  // line 1005 references product 99, missing from staging
+  order_details: [
+    [1001, 1, 1, 2, 100, 200],
+    [1002, 1, 3, 1, 200, 200],
+    [1003, 2, 2, 1, 110, 110],
+    [1004, 3, 1, 1, 100, 100],
+    [1005, 3, 99, 3, 50, 150],
+    [1006, 4, 3, 2, 200, 400],
+    [1007, 5, 2, 1, 110, 110],
+    [1008, 5, 1, 1, 100, 100],
+    [1009, 6, 3, 1, 199.99, 199.99],
+    [1010, 7, 1, 1, 100, 100],
+  ],
+};
+
+// ------------------------------------------------------------------ expected
+// month, total_revenue, total_orders, total_quantity, average_order_value
+const expectedRevenueByMonths = [
+  ['2022-01-01', '610', '3', '5', '203.33'],
+  ['2022-02-01', '250', '1', '4', '250.00'],
+  ['2023-01-01', '400', '1', '2', '400.00'],
+  ['2023-02-01', '409.99', '2', '3', '205.00'],
+];
+// city_id, city_name, province_name, product_id, product_name, size, product_category_name, total_quantity, total_sales, total_orders
+const expectedProductByCities = [
+  ['100', 'Bandung', 'Jawa Barat', '1', 'Hoodie Black', 'M', 'Hoodies', '4', '400', '3'],
+  ['100', 'Bandung', 'Jawa Barat', '2', 'Hoodie Black', 'L', 'Hoodies', '1', '110', '1'],
+  ['100', 'Bandung', 'Jawa Barat', '3', 'Jeans Blue', '32', 'Jeans', '2', '399.99', '2'],
+  ['100', 'Bandung', 'Jawa Barat', null, 'Unknown', 'Unknown', 'Unknown', '3', '150', '1'],
+  ['101', 'Bogor', 'Jawa Barat', '2', 'Hoodie Black', 'L', 'Hoodies', '1', '110', '1'],
+  ['200', 'Denpasar', 'Bali', '3', 'Jeans Blue', '32', 'Jeans', '2', '400', '1'],
+  [null, 'Unknown', 'Unknown', '1', 'Hoodie Black', 'M', 'Hoodies', '1', '100', '1'],
+];
+
+// ------------------------------------------------------------------ helpers
+async function insertGiven(source: string, rows: unknown[][]): Promise<void> {
+  const spec = djangoApparel.sources.find((s) => s.name === source);
+  assert.ok(spec, `source ${source}`);
+  const cols = Object.keys(spec.columns);
+  for (const row of rows) {
+    const params = row.map((_, i) => `$${i + 1}`).join(', ');
+    await pool.query(`INSERT INTO staging.${source} (${cols.join(', ')}) VALUES (${params})`, row);
+  }
+}
+
+async function buildAll(): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const l of layers) {
+    for (const model of l.models) {
+      const result = await runModel(pool, model);
+      assert.equal(result.model, model.name);
+      assert.equal(result.table, model.table);
+      counts.set(model.table, result.rows);
+    }
+    const gate = await runLayerGates(pool, l);
+    assert.equal(gate.layer, l.name);
+    assert.ok(gate.checks.length > 0, `layer ${l.name} has checks`);
+    for (const check of gate.checks) assert.ok(check.passed, `${check.check} on ${check.table}`);
+  }
+  return counts;
+}
+
+async function rowsAsText(sql: string): Promise<(string | null)[][]> {
+  const { rows } = await pool.query({ text: sql, rowMode: 'array' });
+  return (rows as unknown[][]).map((r) => r.map((v) => (v === null ? null : String(v))));
+}
+
+/** Every row of every warehouse and mart table, as JSON text, in a stable order. */
+async function dumpWarehouse(): Promise<Record<string, string[]>> {
+  const { rows: tables } = await pool.query<{ t: string }>(
+    `SELECT table_schema || '.' || table_name AS t FROM information_schema.tables
+      WHERE table_schema IN ('warehouse', 'mart') ORDER BY 1`,
+  );
+  const dump: Record<string, string[]> = {};
+  for (const { t } of tables) {
+    const { rows } = await pool.query<{ r: string }>(`SELECT row_to_json(x)::text AS r FROM ${t} AS x ORDER BY 1`);
+    dump[t] = rows.map((r) => r.r);
+  }
+  return dump;
+}
+
+async function expectGateFailure(layerName: string, ...fragments: string[]): Promise<InputError> {
+  let caught: unknown;
+  try {
+    await runLayerGates(pool, layer(layerName));
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof InputError, `expected InputError, got ${String(caught)}`);
+  assert.equal(caught.type, 'QualityGateFailed');
+  if (process.env.GUDANG_TEST_VERBOSE) console.log(caught.message);
+  for (const fragment of fragments) assert.ok(caught.message.includes(fragment), `message lacks ${JSON.stringify(fragment)}:\n${caught.message}`);
+  return caught;
+}
+
+// ------------------------------------------------------------------ tests
+void describe('warehouse models and quality gates', () => {
+  before(async () => {
+    admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${DB_NAME}`);
+    const url = new URL(ADMIN_URL);
+    url.pathname = `/${DB_NAME}`;
+    pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
+  });
+
+  after(async () => {
+    await pool?.end();
+    if (admin) {
+      await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+
+  void test('migrations apply once, concurrently and idempotently', async () => {
+    const [a, b] = await Promise.all([migrate(pool), migrate(pool)]);
+    const applied = [...a, ...b];
+    assert.ok(applied.includes('001_schemas.sql'));
+    assert.equal(new Set(applied).size, applied.length, 'each migration applied by exactly one caller');
+    assert.deepEqual(await migrate(pool), []);
+    const { rows } = await pool.query(`SELECT nspname FROM pg_namespace WHERE nspname IN ('staging', 'warehouse', 'mart', 'ops') ORDER BY 1`);
+    assert.deepEqual(rows.map((r) => r.nspname), ['mart', 'ops', 'staging', 'warehouse']);
+    const ledger = await pool.query(`SELECT name, length(checksum) AS len FROM ops.schema_migrations ORDER BY name`);
+    assert.deepEqual(ledger.rows[0], { name: '001_schemas.sql', len: 64 });
+    // the loader's upsert target
+    await pool.query(`INSERT INTO ops.loads (run_id, workflow_id, dataset, source, file, sha256, rows_read, rows_loaded, started_at, finished_at)
+                      VALUES ('r1', 'w1', 'django-apparel', 'orders', 'orders.csv', 'abc', 7, 7, now(), now())
+                      ON CONFLICT (run_id, source) DO UPDATE SET rows_loaded = EXCLUDED.rows_loaded`);
+    const loads = await pool.query(`SELECT rows_rejected::int FROM ops.loads`);
+    assert.deepEqual(loads.rows, [{ rows_rejected: 0 }]);
+    await pool.query(`DELETE FROM ops.loads`);
+  });
+
+  void test('an applied migration that changed is refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gudang-migrations-'));
+    try {
+      await mkdir(join(dir, 'migrations'));
+      await writeFile(join(dir, 'migrations', '900_probe.sql'), 'CREATE TABLE IF NOT EXISTS ops.probe (id int);\n');
+      assert.deepEqual(await migrate(pool, dir), ['900_probe.sql']);
+      assert.deepEqual(await migrate(pool, dir), []);
+      await writeFile(join(dir, 'migrations', '900_probe.sql'), 'CREATE TABLE IF NOT EXISTS ops.probe (id bigint);\n');
+      await assert.rejects(migrate(pool, dir), /900_probe\.sql changed after being applied/);
+      // a failing migration rolls back and is not recorded
+      await writeFile(join(dir, 'migrations', '900_probe.sql'), 'CREATE TABLE IF NOT EXISTS ops.probe (id int);\n');
+      await writeFile(join(dir, 'migrations', '901_broken.sql'), 'CREATE TABLE ops.half (id int);\nSELECT nope FROM nowhere;\n');
+      await assert.rejects(migrate(pool, dir), /migration 901_broken\.sql failed/);
+      const half = await pool.query(`SELECT to_regclass('ops.half') AS t`);
+      assert.equal(half.rows[0].t, null);
+    } finally {
+      await pool.query(`DROP TABLE IF EXISTS ops.probe; DELETE FROM ops.schema_migrations WHERE name LIKE '9%'`);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  void test('annotation parser', () => {
+    const checks = parseModelTests(
+      [
+        '-- test: unique(customer_key)',
+        '--test: not_null(customer_id, full_name) where customer_key <> -1',
+        '-- test: relationship(customer_key -> warehouse.dim_customers.customer_key)',
+        '-- test: unknown_member(customer_key = -1)',
+        'SELECT 1; -- test: not at line start is ignored',
+      ].join('\n'),
+      'warehouse.some_table',
+    );
+    assert.deepEqual(
+      checks.map((c) => c.check),
+      [
+        'unique(customer_key)',
+        'not_null(customer_id, full_name) where customer_key <> -1',
+        'relationship(customer_key -> warehouse.dim_customers.customer_key)',
+        'unknown_member(customer_key = -1)',
+      ],
+    );
+    assert.deepEqual(checks[2]!.references, { table: 'warehouse.dim_customers', column: 'customer_key' });
+    for (const badLine of [
+      '-- test: unique(customer_key; drop table x)',
+      '-- test: not_null(a) where a <> 1 or true',
+      '-- test: relationship(a -> dim_customers)',
+      '-- test: frobnicate(a)',
+      '-- test: unique()',
+      '-- test: not_null("A")',
+    ]) {
+      assert.throws(() => parseModelTests(badLine, 'warehouse.t'), (err: unknown) => err instanceof InputError && err.type === 'ConfigError', badLine);
+    }
+    assert.throws(() => parseModelTests('', 'warehouse.t; drop'), InputError);
+  });
+
+  void test('every model builds from the given staging data and every gate passes', async () => {
+    for (const spec of djangoApparel.sources) await pool.query(stagingDDL(spec));
+    for (const [source, rows] of Object.entries(given)) await insertGiven(source, rows);
+
+    const counts = await buildAll();
+    assert.equal(counts.get('warehouse.dim_date'), 365 + 365 + 1, 'whole years 2022 and 2023, plus the unknown member');
+    assert.equal(counts.get('warehouse.dim_customers'), 4);
+    assert.equal(counts.get('warehouse.dim_products'), 4);
+    assert.equal(counts.get('warehouse.dim_locations'), 4);
+    assert.equal(counts.get('warehouse.fct_transactions'), 10);
+    assert.equal(counts.get('mart.dm_revenue_by_months'), 4);
+    assert.equal(counts.get('mart.dm_perfomance_product_by_cities'), 7);
+  });
+
+  void test('dimensions carry the unknown member and the expected attributes', async () => {
+    assert.deepEqual(
+      await rowsAsText(`SELECT customer_key, customer_id, full_name, gender FROM warehouse.dim_customers WHERE customer_key = -1`),
+      [['-1', null, 'Unknown', 'Unknown']],
+    );
+    assert.deepEqual(
+      await rowsAsText(`SELECT product_id, product_name, size, product_category_id, product_category_name FROM warehouse.dim_products ORDER BY product_id NULLS FIRST`),
+      [
+        [null, 'Unknown', 'Unknown', null, 'Unknown'],
+        ['1', 'Hoodie Black', 'M', '1', 'Hoodies'],
+        ['2', 'Hoodie Black', 'L', '1', 'Hoodies'],
+        ['3', 'Jeans Blue', '32', '2', 'Jeans'],
+      ],
+    );
+    assert.deepEqual(
+      await rowsAsText(`SELECT city_id, city_name, province_id, province_name FROM warehouse.dim_locations ORDER BY city_id NULLS FIRST`),
+      [
+        [null, 'Unknown', null, 'Unknown'],
+        ['100', 'Bandung', '10', 'Jawa Barat'],
+        ['101', 'Bogor', '10', 'Jawa Barat'],
+        ['200', 'Denpasar', '20', 'Bali'],
+      ],
+    );
+    assert.deepEqual(
+      await rowsAsText(`SELECT date_key, full_date::text, year, quarter, month, month_name, day, day_of_week, day_name, is_weekend, year_month, month_start::text
+                          FROM warehouse.dim_date WHERE date_key IN (-1, 20220101, 20230228) ORDER BY date_key`),
+      [
+        ['-1', null, null, null, null, 'Unknown', null, null, 'Unknown', 'false', null, null],
+        ['20220101', '2022-01-01', '2022', '1', '1', 'January', '1', '6', 'Saturday', 'true', '2022-01', '2022-01-01'],
+        ['20230228', '2023-02-28', '2023', '1', '2', 'February', '28', '2', 'Tuesday', 'false', '2023-02', '2023-02-01'],
+      ],
+    );
+  });
+
+  void test('the fact resolves missing references to the unknown members', async () => {
+    assert.deepEqual(
+      await rowsAsText(`SELECT f.order_detail_id, f.order_id, f.date_key, c.customer_id, p.product_id, l.city_id, f.qty, f.unit_sales
+                          FROM warehouse.fct_transactions f
+                          JOIN warehouse.dim_customers c USING (customer_key)
+                          JOIN warehouse.dim_products p USING (product_key)
+                          JOIN warehouse.dim_locations l USING (location_key)
+                         WHERE f.customer_key = -1 OR f.product_key = -1 OR f.location_key = -1
+                         ORDER BY 1`),
+      [
+        ['1005', '3', '20220214', '1', null, '100', '3', '150'],
+        ['1009', '6', '20230201', null, '3', '100', '1', '199.99'],
+        ['1010', '7', '20220131', '3', '1', null, '1', '100'],
+      ],
+    );
+  });
+
+  void test('both marts hold exactly the expected rows (year and month grouping)', async () => {
+    assert.deepEqual(
+      await rowsAsText(`SELECT month::text, total_revenue, total_orders, total_quantity, average_order_value
+                          FROM mart.dm_revenue_by_months ORDER BY month`),
+      expectedRevenueByMonths,
+    );
+    assert.deepEqual(
+      await rowsAsText(`SELECT city_id, city_name, province_name, product_id, product_name, size, product_category_name,
+                               total_quantity, total_sales, total_orders
+                          FROM mart.dm_perfomance_product_by_cities ORDER BY city_id NULLS LAST, product_id NULLS LAST`),
+      expectedProductByCities,
+    );
+  });
+
+  void test('a rerun over the same staging leaves every warehouse and mart row identical', async () => {
+    const first = await dumpWarehouse();
+    assert.deepEqual(Object.keys(first), [
+      'mart.dm_perfomance_product_by_cities',
+      'mart.dm_revenue_by_months',
+      'warehouse.dim_customers',
+      'warehouse.dim_date',
+      'warehouse.dim_locations',
+      'warehouse.dim_products',
+      'warehouse.fct_transactions',
+    ]);
+    const xminBefore = await rowsAsText(`SELECT customer_key, xmin::text FROM warehouse.dim_customers ORDER BY 1`);
+    await buildAll();
+    assert.deepEqual(await dumpWarehouse(), first);
+    // dimensions are not even rewritten: same tuple versions
+    assert.deepEqual(await rowsAsText(`SELECT customer_key, xmin::text FROM warehouse.dim_customers ORDER BY 1`), xminBefore);
+  });
+
+  void test('concurrent runs of the same model serialise and leave the same contents', async () => {
+    const before = await dumpWarehouse();
+    const models = layers.flatMap((l) => l.models).filter((m) => ['dim_customers', 'fct_transactions'].includes(m.name));
+    await Promise.all(models.flatMap((m) => [runModel(pool, m), runModel(pool, m)]));
+    assert.deepEqual(await dumpWarehouse(), before);
+  });
+
+  void test('a failing model names its file and rolls back', async () => {
+    const model = { name: 'broken', file: 'models/django-apparel/facts/fct_transactions.sql', table: 'warehouse.fct_transactions' };
+    await pool.query(`ALTER TABLE staging.order_details RENAME COLUMN unit_sales TO unit_sales_renamed`);
+    try {
+      await assert.rejects(runModel(pool, model), (err: unknown) => {
+        assert.ok(err instanceof InputError && err.type === 'ConfigError', String(err));
+        assert.match(err.message, /^model broken \(sql\/models\/django-apparel\/facts\/fct_transactions\.sql\) at line \d+ failed: column "unit_sales" does not exist/);
+        return true;
+      });
+    } finally {
+      await pool.query(`ALTER TABLE staging.order_details RENAME COLUMN unit_sales_renamed TO unit_sales`);
+    }
+    assert.deepEqual(await rowsAsText(`SELECT count(*) FROM warehouse.fct_transactions`), [['10']], 'the delete was rolled back');
+    await assert.rejects(runModel(pool, { ...model, file: '../package.json' }), /not a \.sql file inside/);
+    await assert.rejects(runModel(pool, { ...model, table: 'warehouse.x; drop table y' }), /not a plain lower-case identifier/);
+  });
+
+  void test('surrogate keys survive changed, added and vanished members', async () => {
+    const before = new Map((await rowsAsText(`SELECT customer_id, customer_key FROM warehouse.dim_customers`)).map(([id, key]) => [id, key]));
+    await pool.query(`UPDATE staging.customers SET last_name = 'Santoso' WHERE customer_id = 2`);
+    await pool.query(`DELETE FROM staging.customers WHERE customer_id = 3`);
+    await pool.query(`INSERT INTO staging.customers VALUES (4, 'Dewi', 'Putri', 'Female')`);
+    await buildAll();
+    const after = await rowsAsText(`SELECT customer_id, customer_key, full_name FROM warehouse.dim_customers ORDER BY customer_key`);
+    for (const [id, key] of after) if (before.has(id)) assert.equal(key, before.get(id), `customer ${id} kept its key`);
+    assert.deepEqual(
+      after.map(([id, , name]) => [id, name]),
+      [
+        [null, 'Unknown'],
+        ['1', 'Ani Wijaya'],
+        ['2', 'Budi Santoso'],
+        ['3', 'Citra Lestari'], // vanished from staging, kept
+        ['4', 'Dewi Putri'],
+      ],
+    );
+    // customer 3 is still a member: its order lines (1006, 1010) keep resolving to it, not to the unknown member
+    assert.deepEqual(
+      await rowsAsText(`SELECT f.order_detail_id, c.customer_id FROM warehouse.fct_transactions f
+                          JOIN warehouse.dim_customers c USING (customer_key) WHERE f.order_id IN (4, 6, 7) ORDER BY 1`),
+      [['1006', '3'], ['1009', null], ['1010', '3']],
+    );
+    // restore the given data
+    await pool.query(`DELETE FROM staging.customers WHERE customer_id = 4`);
+    await pool.query(`UPDATE staging.customers SET last_name = NULL WHERE customer_id = 2`);
+    await pool.query(`INSERT INTO staging.customers VALUES (3, 'Citra', 'Lestari', NULL)`);
+    await buildAll();
+  });
+
+  void test('a dangling dimension reference fails the facts gate, naming check, table and keys', async () => {
+    await pool.query(`DELETE FROM warehouse.dim_products WHERE product_id = 3`);
+    const err = await expectGateFailure(
+      'facts',
+      'quality gate failed after layer facts: ',
+      'relationship(product_key -> warehouse.dim_products.product_key) on warehouse.fct_transactions: 3 rows, e.g. order_detail_id=1002, 1006, 1009',
+    );
+    const checks = (err.details as { checks: { check: string; passed: boolean; failures: number; sample: string[] }[] }).checks;
+    const failed = checks.filter((c) => !c.passed);
+    assert.deepEqual(failed, [
+      {
+        check: 'relationship(product_key -> warehouse.dim_products.product_key)',
+        table: 'warehouse.fct_transactions',
+        passed: false,
+        failures: 3,
+        sample: ['order_detail_id=1002', 'order_detail_id=1006', 'order_detail_id=1009'],
+      },
+    ]);
+    await buildAll(); // product 3 comes back (under a new key) and the fact follows
+  });
+
+  void test('a missing fact row fails the reconciliation tests', async () => {
+    await pool.query(`DELETE FROM warehouse.fct_transactions WHERE order_detail_id = 1004`);
+    await expectGateFailure(
+      'facts',
+      'fct_transactions_reconciles_with_staging on warehouse.fct_transactions: 2 rows, e.g. ',
+      'problem=totals differ, staging=rows=10 sales=1669.99, fact=rows=9 sales=1569.99',
+      'order_detail_id=1004, problem=missing from fact',
+    );
+    // the marts were built before the damage: they no longer reconcile with the fact
+    await expectGateFailure('marts', 'dm_revenue_by_months_reconciles_with_fact on mart.dm_revenue_by_months', 'month=2022-02');
+  });
+
+  void test('duplicates and missing unknown members fail the dimensions gate', async () => {
+    await buildAll();
+    await pool.query(`ALTER TABLE warehouse.dim_locations DROP CONSTRAINT dim_locations_city_id_key`);
+    await pool.query(`INSERT INTO warehouse.dim_locations (city_id, city_name, province_id, province_name) VALUES (101, 'Bogor again', 10, 'Jawa Barat')`);
+    await pool.query(`DELETE FROM warehouse.dim_customers WHERE customer_key = -1`);
+    await expectGateFailure(
+      'dimensions',
+      'unique(city_id) on warehouse.dim_locations: 2 rows, e.g. city_id=101',
+      'unknown_member(customer_key = -1) on warehouse.dim_customers: 1 row, e.g. customer_key=-1 is missing',
+    );
+  });
+});
