@@ -1,0 +1,107 @@
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import type { RawRecord, Reader, RecordStream } from '../types';
+import { checkFile, cleanName, formatError, ioError, recordBuilder } from './common';
+
+/** An AsyncBuffer over an open file: hyparquet asks for byte ranges (footer, column chunks) and gets only those. */
+function fileBuffer(handle: FileHandle, size: number): AsyncBuffer {
+  return {
+    byteLength: size,
+    async slice(start: number, end?: number): Promise<ArrayBuffer> {
+      const stop = Math.min(end ?? size, size);
+      const length = Math.max(0, stop - start);
+      const out = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(out, done, length - done, start + done);
+        if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${start + done} (the file changed while being read?)`);
+        done += bytesRead;
+      }
+      return out.buffer;
+    },
+  };
+}
+
+async function openParquet(path: string, name: string): Promise<{ handle: FileHandle; file: AsyncBuffer; metadata: FileMetaData }> {
+  let handle: FileHandle;
+  try {
+    handle = await fsp.open(path, 'r');
+  } catch (err) {
+    throw ioError(err, name, path);
+  }
+  try {
+    const { size } = await handle.stat();
+    const notParquet = (why: string) => formatError(name, `is not a Parquet file (${why})`);
+    if (size < 12) throw notParquet(`only ${size} bytes`);
+    const file = fileBuffer(handle, size);
+    const head = new Uint8Array(await file.slice(0, 4));
+    const tail = new Uint8Array(await file.slice(size - 4, size));
+    const magic = (b: Uint8Array) => String.fromCharCode(...b);
+    if (magic(head) !== 'PAR1' || magic(tail) !== 'PAR1') throw notParquet('no "PAR1" magic bytes at its start and end');
+    let metadata: FileMetaData;
+    try {
+      metadata = await parquetMetadataAsync(file);
+    } catch (err) {
+      throw formatError(name, `has unreadable Parquet metadata: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return { handle, file, metadata };
+  } catch (err) {
+    await handle.close().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Parquet reader over hyparquet. The header is the schema's top-level column names; rows are read one row group at
+ * a time (hyparquet decodes whole column chunks, so a row group is the natural memory bound), through an AsyncBuffer
+ * that reads byte ranges from a file handle: the file is never loaded whole. Values come as hyparquet decodes them:
+ * INT64 as bigint, timestamps as Date, strings as string, nested columns as objects/arrays.
+ * The file is opened once for the header and again, lazily, when `records` is iterated (closed when iteration ends).
+ */
+export const readParquet: Reader = async (path, options): Promise<RecordStream> => {
+  const name = options.displayName;
+  await checkFile(path, name);
+
+  const { handle, metadata } = await openParquet(path, name);
+  await handle.close();
+  const names = (parquetSchema(metadata).children ?? []).map((child) => child.element.name);
+  const header = names.map(cleanName);
+  const build = recordBuilder(header);
+
+  async function* records(): AsyncGenerator<RawRecord> {
+    const opened = await openParquet(path, name);
+    try {
+      let rowStart = 0;
+      let row = 0;
+      for (const group of opened.metadata.row_groups) {
+        const rowEnd = rowStart + Number(group.num_rows);
+        let rows: unknown[][] = [];
+        try {
+          await parquetRead({
+            file: opened.file,
+            metadata: opened.metadata,
+            columns: names,
+            rowStart,
+            rowEnd,
+            onComplete: (data: unknown[][]) => {
+              rows = data;
+            },
+          });
+        } catch (err) {
+          if (err instanceof Error && !('code' in err)) {
+            throw formatError(name, `cannot decode rows ${rowStart + 1}-${rowEnd}: ${err.message}`, { rowStart: rowStart + 1, rowEnd });
+          }
+          throw ioError(err, name, path);
+        }
+        for (const cells of rows) yield { row: ++row, values: build(cells) };
+        rows = [];
+        rowStart = rowEnd;
+      }
+    } finally {
+      await opened.handle.close().catch(() => {});
+    }
+  }
+
+  return { header, records: records() };
+};
