@@ -109,4 +109,4 @@ TEMPORAL_ADDRESS is set. --keep-open keeps everything running afterwards (Ctrl+C
   }
 }
 
-main().then((code) => process.exit(code));
+void main().then((code) => process.exit(code));

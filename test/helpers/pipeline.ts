@@ -1,7 +1,8 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
+import type { Pool } from '../../src/db';
 import { loadConfig } from '../../src/config';
 import type { Config } from '../../src/config';
 import { createWorker, WORKFLOWS_PATH } from '../../src/worker-factory';
@@ -22,7 +23,17 @@ export interface PipelineHarness {
   close(): Promise<void>;
 }
 
+let runtimeInstalled = false;
+
+/** Worker logs at WARN and above: expected failures in tests would otherwise flood the output. */
+export function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger(process.env.GUDANG_TEST_LOG_LEVEL === 'debug' ? 'DEBUG' : 'ERROR') });
+}
+
 export async function startHarness(): Promise<PipelineHarness> {
+  installQuietRuntime();
   const [server, db, bundle] = await Promise.all([startTestTemporal(), createTestDatabase(), bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger })]);
   await migrate(db.pool);
   const config = loadConfig({
@@ -65,7 +76,7 @@ const noop = () => undefined;
 export const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };
 
 /** Every row of every staging, warehouse and mart table, as ordered JSON text: for "nothing changed" checks. */
-export async function dumpTables(pool: import('pg').Pool): Promise<Record<string, string[]>> {
+export async function dumpTables(pool: Pool): Promise<Record<string, string[]>> {
   const { rows } = await pool.query<{ t: string }>(
     `SELECT format('%I.%I', table_schema, table_name) AS t FROM information_schema.tables
      WHERE table_schema IN ('staging', 'warehouse', 'mart') AND table_type = 'BASE TABLE' ORDER BY 1`,

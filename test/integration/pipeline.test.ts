@@ -68,7 +68,7 @@ describe('the Django Apparel pipeline on a real Temporal server and a real Postg
     assert.equal(cityProducts.rows.length, expected.cityProducts.length);
     assert.deepEqual(cityProducts.rows, expected.cityProducts);
 
-    const ledger = await h.db.pool.query(`SELECT source, file, sha256, rows_read::int, rows_loaded::int FROM ops.loads WHERE run_id = $1 ORDER BY source`, [firstSummary.runId]);
+    const ledger = await h.db.pool.query<{ source: string; file: string; sha256: string; rows_read: number; rows_loaded: number }>(`SELECT source, file, sha256, rows_read::int, rows_loaded::int FROM ops.loads WHERE run_id = $1 ORDER BY source`, [firstSummary.runId]);
     assert.equal(ledger.rows.length, 7);
     assert.ok(ledger.rows.every((r) => /^[0-9a-f]{64}$/.test(r.sha256) && r.rows_read === r.rows_loaded));
   });
