@@ -1,4 +1,4 @@
-import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -45,7 +45,7 @@ TEMPORAL_ADDRESS is set. --keep-open keeps everything running afterwards (Ctrl+C
     for (const fn of cleanups.reverse()) await fn().catch((e) => console.error(`cleanup: ${(e as Error).message}`));
   };
   try {
-    Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }), forward: {} } } });
+    Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }), forward: {} } } });
     const env = { ...process.env };
     if (!env.DATABASE_URL) {
       console.log('DATABASE_URL not set: starting an embedded PostgreSQL ...');

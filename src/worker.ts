@@ -1,4 +1,4 @@
-import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfig, redactUrl, requireDatabaseUrl } from './config';
 import { createPool } from './db';
 import { migrate } from './warehouse/migrate';
@@ -10,6 +10,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const databaseUrl = requireDatabaseUrl(config);
   Runtime.install({
+    logger: new DefaultLogger(config.GUDANG_LOG_LEVEL.toUpperCase() as 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
     shutdownSignals: ['SIGINT', 'SIGTERM'],
   });
