@@ -24,7 +24,15 @@ export interface PipelineInput {
   sourceDir: string;
   /** Run key, part of the workflow id; "full" for a full refresh. */
   runKey?: string;
+  /** Logical period `YYYY-MM` to load; absent = full refresh of everything in the source. */
+  period?: string;
+  /** What started the run (shown in run history and as a search attribute). */
+  trigger?: RunTrigger;
+  /** Override of every source's reject budget for this run: "N" rows or "P%" of rows read. */
+  rejectBudget?: string;
 }
+
+export type RunTrigger = 'manual' | 'schedule' | 'backfill' | 'rerun' | 'demo';
 
 export type LayerName = string;
 

@@ -1,5 +1,6 @@
 import { ApplicationFailure, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { ingestSource } from './ingest';
 import { INPUT_ERROR_TYPES } from '../src/contracts';
 import type {
   GateResult,
@@ -24,13 +25,6 @@ const retry = {
 
 const { planRun } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry,
-});
-
-const { loadSource } = proxyActivities<Activities>({
-  // A load streams the whole file; the heartbeat tells a dead worker apart from a slow file within seconds.
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '30 seconds',
   retry,
 });
 
@@ -79,7 +73,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
     progress.phase = 'ingest';
     const loads: LoadResult[] = await Promise.all(
       plan.sources.map((s) =>
-        step(`load ${s.name}`, 'load', () => loadSource({ dataset: plan.dataset, source: s.name, sourceDir: input.sourceDir }), (r) => r.rowsLoaded),
+        step(`load ${s.name}`, 'load', () => ingestSource({ dataset: plan.dataset, source: s.name, sourceDir: input.sourceDir }), (r) => r.rowsLoaded),
       ),
     );
 

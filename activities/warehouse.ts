@@ -1,0 +1,56 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { GateResult, ModelResult, RunPlan } from '../src/contracts';
+import { getDataset } from '../src/datasets';
+import type { DatasetSpec } from '../src/datasets';
+import type { Pool } from '../src/db';
+import { runLayerGates } from '../src/warehouse/gates';
+import { runModel } from '../src/warehouse/models';
+import { failFastOnBadInput } from './common';
+
+export interface BuildModelInput {
+  dataset: string;
+  layer: string;
+  model: string;
+}
+
+export interface CheckQualityInput {
+  dataset: string;
+  layer: string;
+}
+
+function findLayer(spec: DatasetSpec, layer: string) {
+  const found = spec.layers.find((l) => l.name === layer);
+  if (!found) throw ApplicationFailure.nonRetryable(`dataset ${spec.name} has no layer "${layer}"`, 'UnknownDataset');
+  return found;
+}
+
+/** Planning, models and quality gates: SQL over the database, each safe to retry. */
+export function createWarehouseActivities(pool: Pool) {
+  return {
+    /** Resolves a dataset into what the workflow orchestrates: source names and model names per layer. */
+    async planRun(input: { dataset: string }): Promise<RunPlan> {
+      return failFastOnBadInput(async () => {
+        const spec = getDataset(input.dataset);
+        return {
+          dataset: spec.name,
+          sources: spec.sources.map((s) => ({ name: s.name, file: s.file, table: `staging.${s.name}` })),
+          layers: spec.layers.map((l) => ({ name: l.name, models: l.models.map((m) => m.name) })),
+        };
+      });
+    },
+
+    async buildModel(input: BuildModelInput): Promise<ModelResult> {
+      return failFastOnBadInput(async () => {
+        const layer = findLayer(getDataset(input.dataset), input.layer);
+        const model = layer.models.find((m) => m.name === input.model);
+        if (!model) throw ApplicationFailure.nonRetryable(`layer ${input.layer} has no model "${input.model}"`, 'UnknownDataset');
+        const result = await runModel(pool, model);
+        return { ...result, layer: input.layer };
+      });
+    },
+
+    async checkQuality(input: CheckQualityInput): Promise<GateResult> {
+      return failFastOnBadInput(async () => runLayerGates(pool, findLayer(getDataset(input.dataset), input.layer)));
+    },
+  };
+}
