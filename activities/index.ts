@@ -1,5 +1,6 @@
 import type { Pool } from '../src/db';
 import { createIngestActivities } from './ingest';
+import { createOpsActivities } from './ops';
 import { createWarehouseActivities } from './warehouse';
 
 // All I/O of the pipeline lives in activities. Every activity is safe to retry:
@@ -10,6 +11,7 @@ export function createActivities(pool: Pool) {
   return {
     ...createIngestActivities(pool),
     ...createWarehouseActivities(pool),
+    ...createOpsActivities(pool),
   };
 }
 

@@ -11,11 +11,15 @@ export interface BuildModelInput {
   dataset: string;
   layer: string;
   model: string;
+  /** YYYY-MM: rebuild only that month (models that are period-aware); absent = full refresh. */
+  period?: string;
 }
 
 export interface CheckQualityInput {
   dataset: string;
   layer: string;
+  /** YYYY-MM: the period the run loaded (checks that are period-aware reconcile that month). */
+  period?: string;
 }
 
 function findLayer(spec: DatasetSpec, layer: string) {
@@ -44,13 +48,15 @@ export function createWarehouseActivities(pool: Pool) {
         const layer = findLayer(getDataset(input.dataset), input.layer);
         const model = layer.models.find((m) => m.name === input.model);
         if (!model) throw ApplicationFailure.nonRetryable(`layer ${input.layer} has no model "${input.model}"`, 'UnknownDataset');
-        const result = await runModel(pool, model);
+        const result = await runModel(pool, model, undefined, { period: input.period });
         return { ...result, layer: input.layer };
       });
     },
 
     async checkQuality(input: CheckQualityInput): Promise<GateResult> {
-      return failFastOnBadInput(async () => runLayerGates(pool, findLayer(getDataset(input.dataset), input.layer)));
+      return failFastOnBadInput(async () =>
+        runLayerGates(pool, findLayer(getDataset(input.dataset), input.layer), undefined, { period: input.period }),
+      );
     },
   };
 }

@@ -1,12 +1,14 @@
 import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
+import { fromPayloadsAtIndex } from '@temporalio/common';
 import path from 'node:path';
-import { workflowIdFor } from './contracts';
-import type { PipelineInput, PipelineSummary } from './contracts';
+import { SA, SEARCH_ATTRIBUTE_NAMES, backfillWorkflowIdFor, isPeriod, periodLabel, periodRange, workflowIdFor } from './contracts';
+import type { PipelineInput, PipelineSummary, RunTrigger } from './contracts';
 import type { Config } from './config';
+import type { BackfillInput } from '../workflows/backfill';
 
 export async function connectClient(config: Config): Promise<Client> {
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 5_000 });
   return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 }
 
@@ -18,23 +20,91 @@ export interface StartedRun {
   started: boolean;
 }
 
+/** "django-apparel: March 2022 (2022-03), manual" — the one-line summary the Web UI shows for a run. */
+export function runTitle(dataset: string, period: string | undefined, trigger: RunTrigger, fromStep?: string): string {
+  const what = period ? `${periodLabel(period)} (${period})` : 'full refresh';
+  return `${dataset}: ${what}, ${trigger}${fromStep && fromStep !== 'ingest' ? ` from ${fromStep}` : ''}`;
+}
+
+/** Memo and search attributes of a run: what the Web UI lists and filters on. */
+export function runIdentity(input: PipelineInput & { runKey: string; trigger: RunTrigger }) {
+  const period = input.period ?? 'full';
+  return {
+    memo: {
+      dataset: input.dataset,
+      period,
+      sourceDir: input.sourceDir,
+      trigger: input.trigger,
+      runKey: input.runKey,
+      ...(input.fromStep ? { fromStep: input.fromStep } : {}),
+      ...(input.rerunOf ? { rerunOf: input.rerunOf } : {}),
+    },
+    typedSearchAttributes: [
+      { key: SA.dataset, value: input.dataset },
+      { key: SA.period, value: period },
+      { key: SA.trigger, value: input.trigger },
+      { key: SA.runKey, value: input.runKey },
+    ],
+    staticSummary: runTitle(input.dataset, input.period, input.trigger, input.fromStep),
+  };
+}
+
 /**
- * Starts a pipeline run. The workflow id is derived from dataset and run key, so starting the same run twice
- * while it is in flight joins the running one instead of loading the same data twice.
+ * Starts a pipeline run. The workflow id is derived from dataset and run key (the period, or "full"), so starting
+ * the same run twice while it is in flight joins the running one instead of loading the same data twice, and
+ * "the March 2022 load" is always gudang-<dataset>-2022-03.
  */
 export async function startPipeline(client: Client, config: Config, input: PipelineInput): Promise<StartedRun> {
-  const runKey = input.runKey ?? 'full';
+  if (input.period !== undefined && !isPeriod(input.period)) throw new Error(`period "${input.period}" is not YYYY-MM`);
+  const runKey = input.runKey ?? input.period ?? 'full';
+  const trigger = input.trigger ?? 'manual';
   const workflowId = workflowIdFor(input.dataset, runKey);
-  const sourceDir = path.resolve(input.sourceDir);
+  const args: PipelineInput & { runKey: string; trigger: RunTrigger } = { ...input, sourceDir: path.resolve(input.sourceDir), runKey, trigger };
   const running = await isRunning(client, workflowId);
   const handle = await client.workflow.start('pipelineWorkflow', {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     workflowId,
-    args: [{ ...input, sourceDir, runKey } satisfies PipelineInput],
+    args: [args],
     workflowIdConflictPolicy: 'USE_EXISTING',
-    memo: { dataset: input.dataset, runKey, sourceDir },
+    ...runIdentity(args),
   });
   return { handle, workflowId, runId: handle.firstExecutionRunId, started: !running };
+}
+
+export interface StartedBackfill {
+  handle: WorkflowHandle;
+  workflowId: string;
+  runId: string;
+  periods: string[];
+  started: boolean;
+}
+
+/** Starts a backfill: one run per month from..to, in order (workflows/backfill.ts). The same range twice joins. */
+export async function startBackfill(
+  client: Client,
+  config: Config,
+  opts: { dataset: string; sourceDir: string; from: string; to: string; scheduleId?: string; rejectBudget?: string },
+): Promise<StartedBackfill> {
+  const periods = periodRange(opts.from, opts.to);
+  const workflowId = backfillWorkflowIdFor(opts.dataset, opts.from, opts.to);
+  const sourceDir = path.resolve(opts.sourceDir);
+  const input: BackfillInput = { dataset: opts.dataset, sourceDir, periods, scheduleId: opts.scheduleId, rejectBudget: opts.rejectBudget };
+  const running = await isRunning(client, workflowId);
+  const range = `${opts.from}..${opts.to}`;
+  const handle = await client.workflow.start('backfillWorkflow', {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    workflowId,
+    args: [input],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    memo: { dataset: opts.dataset, periods: range, sourceDir, trigger: 'backfill', ...(opts.scheduleId ? { scheduleId: opts.scheduleId } : {}) },
+    typedSearchAttributes: [
+      { key: SA.dataset, value: opts.dataset },
+      { key: SA.trigger, value: 'backfill' },
+      { key: SA.runKey, value: `backfill-${range}` },
+    ],
+    staticSummary: `${opts.dataset}: backfill of ${periods.length} month${periods.length === 1 ? '' : 's'}, ${range}`,
+  });
+  return { handle, workflowId, runId: handle.firstExecutionRunId, periods, started: !running };
 }
 
 async function isRunning(client: Client, workflowId: string): Promise<boolean> {
@@ -44,6 +114,63 @@ async function isRunning(client: Client, workflowId: string): Promise<boolean> {
     if (err instanceof WorkflowNotFoundError) return false;
     throw err;
   }
+}
+
+export interface FoundRun {
+  handle: WorkflowHandle;
+  description: WorkflowExecutionDescription;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Finds a run by what a person has at hand: a workflow id (its latest run), "<workflow id>/<run id>", or a bare
+ * Temporal run id (looked up through visibility). Undefined when there is no such run.
+ */
+export async function findRun(client: Client, id: string): Promise<FoundRun | undefined> {
+  const describe = async (workflowId: string, runId?: string): Promise<FoundRun | undefined> => {
+    try {
+      const handle = client.workflow.getHandle(workflowId, runId);
+      const description = await handle.describe();
+      return { handle: client.workflow.getHandle(workflowId, description.runId), description };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  };
+  const slash = id.lastIndexOf('/');
+  if (slash > 0 && UUID.test(id.slice(slash + 1))) return describe(id.slice(0, slash), id.slice(slash + 1));
+  if (UUID.test(id)) {
+    for await (const wf of client.workflow.list({ query: `RunId = "${id}"`, pageSize: 1 })) return describe(wf.workflowId, wf.runId);
+  }
+  return describe(id);
+}
+
+/** The input a run was started with (first event of its history). */
+export async function runInput<T = PipelineInput>(client: Client, handle: WorkflowHandle): Promise<T> {
+  const history = await handle.fetchHistory();
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  if (!started) throw new Error(`history of ${handle.workflowId} does not start with WorkflowExecutionStarted`);
+  return fromPayloadsAtIndex<T>(client.options.loadedDataConverter.payloadConverter, 0, started.input?.payloads);
+}
+
+/**
+ * Registers gudang's search attributes (Keyword) on servers that lack them; the dev server registers them
+ * itself. Idempotent: a no-op when all are there.
+ */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing = SEARCH_ATTRIBUTE_NAMES.filter((name) => !customAttributes?.[name]);
+  if (missing.length === 0) return [];
+  // temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD = 2
+  const searchAttributes = Object.fromEntries(missing.map((name) => [name, 2]));
+  try {
+    await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
+  } catch (err) {
+    // Another worker registered them at the same moment.
+    if (!/already exists/i.test((err as Error).message)) throw err;
+  }
+  return missing;
 }
 
 export function webUiLink(config: Config, workflowId: string, runId?: string): string {

@@ -1,5 +1,7 @@
 // Shared between workflows, activities, the worker and the client.
-// Everything here must stay sandbox-safe: no Node built-ins, no I/O, types and constants only.
+// Everything here must stay sandbox-safe: no Node built-ins, no I/O; types, constants and pure functions only.
+
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 export const DEFAULT_TASK_QUEUE = 'gudang';
 
@@ -30,9 +32,25 @@ export interface PipelineInput {
   trigger?: RunTrigger;
   /** Override of every source's reject budget for this run: "N" rows or "P%" of rows read. */
   rejectBudget?: string;
+  /**
+   * Start at this step: "ingest" (the default, everything) or a layer name ("dimensions", "facts", "marts").
+   * Earlier steps are skipped and recorded as skipped; a rerun of the transforms leaves staging untouched.
+   */
+  fromStep?: RunStepName;
+  /**
+   * IANA time zone of the schedule that started the run. A scheduled run without a period loads the month before
+   * its scheduled time (TemporalScheduledStartTime) in this zone. Default DEFAULT_SCHEDULE_TIMEZONE.
+   */
+  timezone?: string;
+  /** For a rerun: the workflow id and run id it redoes ("<workflowId>/<runId>"), kept in run history. */
+  rerunOf?: string;
 }
 
 export type RunTrigger = 'manual' | 'schedule' | 'backfill' | 'rerun' | 'demo';
+export const RUN_TRIGGERS: readonly RunTrigger[] = ['manual', 'schedule', 'backfill', 'rerun', 'demo'];
+
+/** Where a run can start: "ingest" (load every source) or one of the dataset's layers. */
+export type RunStepName = 'ingest' | LayerName;
 
 export type LayerName = string;
 
@@ -76,23 +94,39 @@ export interface GateResult {
   durationMs: number;
 }
 
-export type StepStatus = 'pending' | 'running' | 'completed' | 'failed';
+export type StepStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipped';
 
 export interface StepProgress {
   step: string;
   kind: 'load' | 'model' | 'gate';
   status: StepStatus;
+  /** Rows in the step's table afterwards (loads: rows loaded; models: rows in the table; gates: checks run). */
   rows?: number;
   durationMs?: number;
   error?: string;
+  /** The phase it belongs to: "ingest" or a layer name. */
+  phase?: RunStepName;
+  /** The table it writes (loads, models) or checks (gates: the layer). */
+  table?: string;
+  /** Rows read (loads: rows read from the file). */
+  rowsIn?: number;
+  /** ISO times, workflow clock. */
+  startedAt?: string;
+  finishedAt?: string;
 }
 
 export interface PipelineProgress {
   dataset: string;
   runKey: string;
-  phase: 'planning' | 'ingest' | LayerName | 'done' | 'failed';
+  phase: 'planning' | 'ingest' | LayerName | 'done' | 'failed' | 'cancelled';
   currentSteps: string[];
   steps: StepProgress[];
+  /** The logical month loaded, YYYY-MM; absent for a full refresh. */
+  period?: string;
+  trigger?: RunTrigger;
+  fromStep?: RunStepName;
+  /** ISO time the run started (workflow clock). */
+  startedAt?: string;
 }
 
 export interface PipelineSummary {
@@ -110,10 +144,100 @@ export interface PipelineSummary {
   gates: GateResult[];
   /** Duration per step (activity), in start order. */
   steps: { step: string; durationMs: number }[];
+  /** The logical month loaded, YYYY-MM; absent for a full refresh. */
+  period?: string;
+  trigger?: RunTrigger;
+  /** Steps skipped because the run started at a later step (rerun --from-step). */
+  skippedSteps?: string[];
+  /** Rows per period written to ops.partitions by this run (the period's fact rows; every month after a full run). */
+  partitions?: Record<string, number>;
 }
 
 export const progressQueryName = 'progress';
 
 export function workflowIdFor(dataset: string, runKey: string): string {
   return `gudang-${dataset}-${runKey}`;
+}
+
+/** Workflow id of a backfill of periods from..to: one per range, so starting the same backfill twice joins it. */
+export function backfillWorkflowIdFor(dataset: string, from: string, to: string): string {
+  return `gudang-${dataset}-backfill-${from}-to-${to}`;
+}
+
+/** Default schedule id of a dataset's monthly load. */
+export function scheduleIdFor(dataset: string): string {
+  return `gudang-${dataset}-monthly`;
+}
+
+export const DEFAULT_SCHEDULE_TIMEZONE = 'Asia/Jakarta';
+
+// ---------------------------------------------------------------------------------------------------------
+// Search attributes: registered on the dev server by src/dev/temporal-server.ts, and by the worker at start
+// on any other server. Set by the client at start, upserted by the workflow when it learns its period.
+
+export const SEARCH_ATTRIBUTE_NAMES = ['GudangDataset', 'GudangPeriod', 'GudangTrigger', 'GudangRunKey'] as const;
+export const SA = {
+  dataset: defineSearchAttributeKey('GudangDataset', SearchAttributeType.KEYWORD),
+  /** "YYYY-MM", or "full" for a full refresh. */
+  period: defineSearchAttributeKey('GudangPeriod', SearchAttributeType.KEYWORD),
+  trigger: defineSearchAttributeKey('GudangTrigger', SearchAttributeType.KEYWORD),
+  runKey: defineSearchAttributeKey('GudangRunKey', SearchAttributeType.KEYWORD),
+  /** Set by the server on runs started by a schedule. */
+  scheduledStartTime: defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME),
+} as const;
+
+// ---------------------------------------------------------------------------------------------------------
+// Periods: a calendar month, "YYYY-MM". Plain arithmetic, no I/O: safe inside workflows.
+
+const PERIOD = /^(\d{4})-(0[1-9]|1[0-2])$/;
+const MONTH_NAMES = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+export function isPeriod(value: string): boolean {
+  return PERIOD.test(value);
+}
+
+function splitPeriod(period: string): [number, number] {
+  const m = PERIOD.exec(period);
+  if (!m) throw new RangeError(`"${period}" is not a period (YYYY-MM)`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+function makePeriod(year: number, month: number): string {
+  return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}`;
+}
+
+/** The period `delta` months after (negative: before) `period`. */
+export function addMonths(period: string, delta: number): string {
+  const [y, m] = splitPeriod(period);
+  const index = y * 12 + (m - 1) + delta;
+  return makePeriod(Math.floor(index / 12), (index % 12) + 1);
+}
+
+/** Every period from `from` to `to`, both included, in order. Throws when to < from. */
+export function periodRange(from: string, to: string): string[] {
+  const [fy, fm] = splitPeriod(from);
+  const [ty, tm] = splitPeriod(to);
+  const n = ty * 12 + tm - (fy * 12 + fm);
+  if (n < 0) throw new RangeError(`period range ${from}..${to} is empty: ${to} is before ${from}`);
+  return Array.from({ length: n + 1 }, (_, i) => addMonths(from, i));
+}
+
+/** "2022-03" -> "March 2022". */
+export function periodLabel(period: string): string {
+  const [y, m] = splitPeriod(period);
+  return `${MONTH_NAMES[m - 1]} ${y}`;
+}
+
+/** The calendar month `instant` falls in, on the wall clock of `timeZone` (IANA name). */
+export function periodAt(instant: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit' }).formatToParts(instant);
+  const year = Number(parts.find((p) => p.type === 'year')?.value);
+  const month = Number(parts.find((p) => p.type === 'month')?.value);
+  if (!Number.isInteger(year) || !Number.isInteger(month)) throw new RangeError(`cannot place ${instant.toISOString()} in a month of ${timeZone}`);
+  return makePeriod(year, month);
+}
+
+/** The period a scheduled run loads: the month before its scheduled time, in the schedule's zone. */
+export function periodForScheduledTime(scheduledAt: Date, timeZone: string): string {
+  return addMonths(periodAt(scheduledAt, timeZone), -1);
 }

@@ -1,2 +1,3 @@
 // The worker registers every workflow exported here.
 export { pipelineWorkflow, progressQuery } from './pipeline';
+export { backfillWorkflow, backfillProgressQuery } from './backfill';

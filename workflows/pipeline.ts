@@ -1,7 +1,20 @@
-import { ApplicationFailure, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../activities';
+import type { RecordRunEndResult, RunOutcome, RunRecord, StepRecord } from '../activities/ops';
 import { ingestSource } from './ingest';
-import { INPUT_ERROR_TYPES } from '../src/contracts';
+import { DEFAULT_SCHEDULE_TIMEZONE, INPUT_ERROR_TYPES, SA, isPeriod, periodForScheduledTime, periodLabel } from '../src/contracts';
 import type {
   GateResult,
   LoadResult,
@@ -9,11 +22,18 @@ import type {
   PipelineInput,
   PipelineProgress,
   PipelineSummary,
+  RunStepName,
+  RunTrigger,
   StepProgress,
 } from '../src/contracts';
 
 // Deterministic orchestration only: no I/O, no clocks but the workflow's, no Node built-ins.
 // The dataset's shape comes from the planRun activity, so a new dataset needs no new workflow.
+//
+// One run loads one logical period (a month, YYYY-MM) or, without one, refreshes everything. A run started
+// by a schedule has no period in its input: it loads the month before its scheduled time, in the schedule's
+// time zone. Every run writes its history to ops.* (recordRunStart / recordSteps / recordRunEnd) and can
+// start at a later step (fromStep), skipping, and recording as skipped, the steps before it.
 
 const retry = {
   initialInterval: '1 second',
@@ -33,71 +53,200 @@ const { buildModel, checkQuality } = proxyActivities<Activities>({
   retry,
 });
 
+const { recordRunStart, recordSteps, recordRunEnd } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry,
+});
+
 export const progressQuery = defineQuery<PipelineProgress>('progress');
+
+/** The period a run loads: its input's, else (scheduled run) the month before its scheduled time. */
+function resolvePeriod(input: PipelineInput, trigger: RunTrigger): string | undefined {
+  if (input.period !== undefined) {
+    if (!isPeriod(input.period)) throw ApplicationFailure.nonRetryable(`period "${input.period}" is not YYYY-MM`, 'ConfigError');
+    return input.period;
+  }
+  if (trigger !== 'schedule') return undefined;
+  const info = workflowInfo();
+  const scheduledAt = info.typedSearchAttributes.get(SA.scheduledStartTime) ?? info.runStartTime;
+  const timezone = input.timezone ?? DEFAULT_SCHEDULE_TIMEZONE;
+  try {
+    return periodForScheduledTime(scheduledAt, timezone);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(`cannot work out the period of a run scheduled at ${scheduledAt.toISOString()} in ${timezone}: ${errorMessage(err)}`, 'ConfigError');
+  }
+}
+
+/** Makes the run findable in the Web UI: sets the search attributes and memo its starter could not know. */
+function publishIdentity(dataset: string, period: string | undefined, trigger: RunTrigger, runKey: string): void {
+  const info = workflowInfo();
+  const wanted = [
+    { key: SA.dataset, value: dataset },
+    { key: SA.period, value: period ?? 'full' },
+    { key: SA.trigger, value: trigger },
+    { key: SA.runKey, value: runKey },
+  ];
+  const changes: SearchAttributeUpdatePair[] = wanted.filter((w) => info.typedSearchAttributes.get(w.key) !== w.value);
+  if (changes.length > 0) upsertSearchAttributes(changes);
+  const memo = info.memo ?? {};
+  if (memo.period !== (period ?? 'full') || memo.runKey !== runKey) upsertMemo({ period: period ?? 'full', runKey });
+}
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSummary> {
   const info = workflowInfo();
-  const runKey = input.runKey ?? 'full';
   const startedAt = Date.now();
-  const progress: PipelineProgress = { dataset: input.dataset, runKey, phase: 'planning', currentSteps: [], steps: [] };
+  const trigger: RunTrigger = input.trigger ?? 'manual';
+  const period = resolvePeriod(input, trigger);
+  const runKey = input.runKey ?? period ?? 'full';
+  const progress: PipelineProgress = {
+    dataset: input.dataset,
+    runKey,
+    phase: 'planning',
+    currentSteps: [],
+    steps: [],
+    period,
+    trigger,
+    fromStep: input.fromStep,
+    startedAt: new Date(startedAt).toISOString(),
+  };
   setHandler(progressQuery, () => progress);
+  publishIdentity(input.dataset, period, trigger, runKey);
 
-  /** Runs one activity as a named step, keeping the progress query current. */
-  async function step<T extends { durationMs: number }>(
-    name: string,
-    kind: StepProgress['kind'],
-    run: () => Promise<T>,
-    rowsOf: (r: T) => number | undefined,
-  ): Promise<T> {
-    const entry: StepProgress = { step: name, kind, status: 'running' };
-    progress.steps.push(entry);
+  const what = period ? `${periodLabel(period)} (${period})` : 'full refresh';
+  const run: RunRecord = {
+    dataset: input.dataset,
+    period,
+    trigger,
+    runKey,
+    fromStep: input.fromStep,
+    rerunOf: input.rerunOf,
+    sourceDir: input.sourceDir,
+    startedAt: progress.startedAt!,
+  };
+
+  /** Shown as "Current details" in the Web UI. */
+  function showDetails(): void {
+    const done = progress.steps.filter((s) => s.status === 'completed' || s.status === 'skipped').length;
+    const now = progress.currentSteps.length > 0 ? progress.currentSteps.join(', ') : progress.phase;
+    setCurrentDetails(`**${input.dataset}**: ${what}, ${trigger} run  \nstep ${done}/${progress.steps.length}: ${now}`);
+  }
+
+  const records = (): StepRecord[] =>
+    progress.steps.map((s, seq) => ({
+      step: s.step,
+      seq,
+      phase: s.phase ?? 'ingest',
+      kind: s.kind,
+      status: s.status,
+      startedAt: s.startedAt,
+      finishedAt: s.finishedAt,
+      rowsIn: s.rowsIn,
+      rowsOut: s.rows,
+      error: s.error,
+    }));
+
+  /** Runs one activity as a named, planned step, keeping the progress query current. */
+  async function step<T extends { durationMs: number }>(name: string, exec: () => Promise<T>, finish: (entry: StepProgress, r: T) => void): Promise<T> {
+    const entry = progress.steps.find((s) => s.step === name);
+    if (!entry) throw ApplicationFailure.nonRetryable(`step "${name}" is not in the plan`, 'ConfigError');
+    entry.status = 'running';
+    entry.startedAt = new Date().toISOString();
     progress.currentSteps.push(name);
+    showDetails();
     try {
-      const result = await run();
+      const result = await exec();
       entry.status = 'completed';
-      entry.rows = rowsOf(result);
       entry.durationMs = result.durationMs;
+      finish(entry, result);
       return result;
     } catch (err) {
       entry.status = 'failed';
-      entry.error = errorMessage(err);
+      entry.error = isCancellation(err) ? 'cancelled' : errorMessage(err);
       throw err;
     } finally {
+      entry.finishedAt = new Date().toISOString();
       progress.currentSteps = progress.currentSteps.filter((s) => s !== name);
+      showDetails();
     }
   }
 
   try {
+    showDetails();
     const plan = await planRun({ dataset: input.dataset });
 
-    progress.phase = 'ingest';
-    const loads: LoadResult[] = await Promise.all(
-      plan.sources.map((s) =>
-        step(`load ${s.name}`, 'load', () => ingestSource({ dataset: plan.dataset, source: s.name, sourceDir: input.sourceDir }), (r) => r.rowsLoaded),
-      ),
-    );
+    const phases: RunStepName[] = ['ingest', ...plan.layers.map((l) => l.name)];
+    const first = phases.indexOf(input.fromStep ?? 'ingest');
+    if (first < 0) {
+      throw ApplicationFailure.nonRetryable(`unknown step "${input.fromStep}": steps of ${plan.dataset} are ${phases.join(', ')}`, 'ConfigError');
+    }
+    const skipped = (phase: RunStepName) => phases.indexOf(phase) < first;
+    for (const s of plan.sources) {
+      progress.steps.push({ step: `load ${s.name}`, kind: 'load', phase: 'ingest', table: s.table, status: skipped('ingest') ? 'skipped' : 'pending' });
+    }
+    for (const layer of plan.layers) {
+      const status = skipped(layer.name) ? 'skipped' : 'pending';
+      for (const m of layer.models) progress.steps.push({ step: `build ${m}`, kind: 'model', phase: layer.name, status });
+      progress.steps.push({ step: `check ${layer.name}`, kind: 'gate', phase: layer.name, status });
+    }
+    await recordRunStart({ run, steps: records() });
+
+    const loads: LoadResult[] = [];
+    if (!skipped('ingest')) {
+      progress.phase = 'ingest';
+      loads.push(
+        ...(await settleAll(
+          plan.sources.map((s) => {
+            // Built apart from the call so that fields the ingest module does not (yet) declare still pass through.
+            const ingestInput = { dataset: plan.dataset, source: s.name, sourceDir: input.sourceDir, rejectBudget: input.rejectBudget };
+            return step(`load ${s.name}`, () => ingestSource(ingestInput), (e, r) => {
+              e.rows = r.rowsLoaded;
+              e.rowsIn = r.rowsRead;
+            });
+          }),
+        )),
+      );
+      await recordSteps({ steps: records() });
+    }
 
     const models: ModelResult[] = [];
     const gates: GateResult[] = [];
-    for (const layer of plan.layers) {
+    for (const [i, layer] of plan.layers.entries()) {
+      if (skipped(layer.name)) continue;
       progress.phase = layer.name;
       // Models of one layer depend only on earlier layers, so they build side by side.
-      const built = await Promise.all(
+      const built = await settleAll(
         layer.models.map((m) =>
-          step(`build ${m}`, 'model', () => buildModel({ dataset: plan.dataset, layer: layer.name, model: m }), (r) => r.rows),
+          step(
+            `build ${m}`,
+            () => buildModel.executeWithOptions({ summary: `build ${m}${period ? ` for ${period}` : ''}` }, [{ dataset: plan.dataset, layer: layer.name, model: m, period }]),
+            (e, r) => {
+              e.rows = r.rows;
+              e.table = r.table;
+            },
+          ),
         ),
       );
       models.push(...built);
       gates.push(
-        await step(`check ${layer.name}`, 'gate', () => checkQuality({ dataset: plan.dataset, layer: layer.name }), (r) => r.checks.length),
+        await step(
+          `check ${layer.name}`,
+          () => checkQuality.executeWithOptions({ summary: `check ${layer.name}` }, [{ dataset: plan.dataset, layer: layer.name, period }]),
+          (e, r) => {
+            e.rows = r.checks.length;
+          },
+        ),
       );
+      // The last layer's steps are written by recordRunEnd.
+      if (i < plan.layers.length - 1) await recordSteps({ steps: records() });
     }
 
     progress.phase = 'done';
+    const finishedAt = Date.now();
+    const end: RecordRunEndResult = await recordRunEnd({ run, status: 'completed', finishedAt: new Date(finishedAt).toISOString(), steps: records() });
+    showDetails();
     const rows: Record<string, number> = {};
     for (const l of loads) rows[l.table] = l.rowsLoaded;
     for (const m of models) rows[m.table] = m.rows;
-    const finishedAt = Date.now();
     return {
       dataset: plan.dataset,
       runKey,
@@ -110,19 +259,46 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
       loads,
       models,
       gates,
-      steps: progress.steps.map((s) => ({ step: s.step, durationMs: s.durationMs ?? 0 })),
+      steps: progress.steps.filter((s) => s.status !== 'skipped').map((s) => ({ step: s.step, durationMs: s.durationMs ?? 0 })),
+      period,
+      trigger,
+      skippedSteps: progress.steps.filter((s) => s.status === 'skipped').map((s) => s.step),
+      partitions: end.partitions,
     };
   } catch (err) {
+    const ending = (status: RunOutcome, error: string) => recordRunEnd({ run, status, finishedAt: new Date().toISOString(), error, steps: records() });
+    if (isCancellation(err)) {
+      progress.phase = 'cancelled';
+      showDetails();
+      // Record the cancellation even though the run's scope is cancelled, then let the cancellation end the run.
+      await CancellationScope.nonCancellable(() => ending('cancelled', 'cancelled').catch(() => undefined));
+      throw err;
+    }
     progress.phase = 'failed';
+    showDetails();
     // Fail the run with the step's own words at the top, keeping the activity failure as the cause.
     const failed = progress.steps.find((s) => s.status === 'failed');
-    throw ApplicationFailure.create({
+    const failure = ApplicationFailure.create({
       message: failed ? `${failed.step}: ${failed.error}` : errorMessage(err),
       type: failureType(err),
       nonRetryable: true,
       cause: err instanceof Error ? err : undefined,
     });
+    // History is best effort here: the run's own failure is what must surface.
+    await ending('failed', failure.message).catch(() => undefined);
+    throw failure;
   }
+}
+
+/**
+ * Like Promise.all, but waits for every step of a phase to settle before failing with the first error, so no
+ * activity is still running (and no step still "running" in the history) when the run records its failure.
+ */
+async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
 
 function failureType(err: unknown): string {

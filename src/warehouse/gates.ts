@@ -4,8 +4,8 @@ import type { GateCheckResult, GateResult } from '../contracts';
 import type { LayerSpec } from '../datasets/types';
 import { InputError } from '../errors';
 import { SQL_DIR } from './migrate';
-import type { ModelTest } from './models';
-import { assertIdentifier, parseModelTests, readSqlFile } from './models';
+import type { ModelParams, ModelTest } from './models';
+import { assertIdentifier, parseModelTests, readSqlFile, setRunParams } from './models';
 
 // A layer's quality gate: the generic tests annotated in its model files plus its singular tests, all run in
 // one read-only REPEATABLE READ transaction (one snapshot for every check). Any failure throws
@@ -163,11 +163,12 @@ function describeFailure(result: GateCheckResult, finding: Finding): string {
 }
 
 /**
- * Runs every generic test annotated in the layer's model files and every singular test of the layer.
+ * Runs every generic test annotated in the layer's model files and every singular test of the layer, with the
+ * run's parameters set (see ModelParams), so a test can restrict itself to the period a run loaded.
  * Returns all results when everything passes; otherwise throws InputError('QualityGateFailed') whose message
  * names each failed check, its table and up to five offending keys, with `details.checks` holding all results.
  */
-export async function runLayerGates(pool: pg.Pool, layer: LayerSpec, sqlDir: string = SQL_DIR): Promise<GateResult> {
+export async function runLayerGates(pool: pg.Pool, layer: LayerSpec, sqlDir: string = SQL_DIR, params: ModelParams = {}): Promise<GateResult> {
   const started = Date.now();
   // Read and parse everything first: a malformed annotation fails before any query runs.
   const generic: ModelTest[] = [];
@@ -194,6 +195,8 @@ export async function runLayerGates(pool: pg.Pool, layer: LayerSpec, sqlDir: str
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
+      // Singular tests read gudang.period: a period run reconciles the month it loaded.
+      await setRunParams(client, params);
       const keyCache = new Map<string, string[]>();
       for (const test of generic) {
         let finding: Finding;

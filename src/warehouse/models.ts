@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type pg from 'pg';
+import { isPeriod } from '../contracts';
 import type { ModelResult } from '../contracts';
 import type { ModelSpec } from '../datasets/types';
 import { InputError } from '../errors';
@@ -38,21 +39,39 @@ export async function readSqlFile(file: string, sqlDir: string = SQL_DIR): Promi
   }
 }
 
+/**
+ * Run parameters a model or a singular test can read with `current_setting('gudang.<name>', true)`: set with
+ * SET LOCAL semantics inside the run's transaction, so they never leak into another run on the same connection.
+ *
+ *   gudang.period   'YYYY-MM' for a period run (the model replaces only that month), '' for a full refresh
+ */
+export interface ModelParams {
+  /** The logical month to load, YYYY-MM; absent = full refresh. */
+  period?: string;
+}
+
+/** Sets the run parameters on a connection inside an open transaction (transaction-local). */
+export async function setRunParams(client: pg.PoolClient, params: ModelParams): Promise<void> {
+  const period = params.period ?? '';
+  if (period !== '' && !isPeriod(period)) throw new InputError('ConfigError', `period ${JSON.stringify(period)} is not YYYY-MM`);
+  await client.query(`SELECT set_config('gudang.period', $1, true)`, [period]);
+}
+
 /** 1-based line of a character offset (PostgreSQL reports `position` 1-based, in characters). */
 function lineOf(text: string, position: number): number {
   return text.slice(0, Math.max(0, position - 1)).split('\n').length;
 }
 
 /**
- * Runs one model: its SQL file (which creates its table if missing and rebuilds its contents) in a single
- * transaction, then counts the table's rows. A failure rolls everything back, so a retry starts from the
+ * Runs one model: its SQL file (which creates its table if missing and rebuilds its contents, or only the
+ * month of `params.period`) in a single transaction, then counts the table's rows. A failure rolls everything back, so a retry starts from the
  * previous committed state. Runs of the same model are serialised by a transaction-level advisory lock keyed
  * on the table, so two attempts racing each other cannot interleave.
  *
  * SQL errors are rethrown with the model and file named; errors of SQLSTATE class 42 (syntax error, unknown
  * table or column) come back as InputError 'ConfigError' because retrying the same SQL cannot succeed.
  */
-export async function runModel(pool: pg.Pool, model: ModelSpec, sqlDir: string = SQL_DIR): Promise<ModelRun> {
+export async function runModel(pool: pg.Pool, model: ModelSpec, sqlDir: string = SQL_DIR, params: ModelParams = {}): Promise<ModelRun> {
   const started = Date.now();
   const table = assertIdentifier(model.table, `model ${model.name}: table`);
   const sql = await readSqlFile(model.file, sqlDir);
@@ -64,6 +83,7 @@ export async function runModel(pool: pg.Pool, model: ModelSpec, sqlDir: string =
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`gudang.model:${table}`]);
+      await setRunParams(client, params);
       await client.query(sql);
       const count = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`);
       rows = Number(count.rows[0]?.n ?? 0);

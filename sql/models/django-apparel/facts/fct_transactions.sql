@@ -6,9 +6,15 @@
 -- (row count and sum(unit_sales)), and relationship tests hold.
 -- An order line whose order is missing has order_date NULL and date_key -1.
 --
--- Rebuilt in full (delete + insert) inside the runner's transaction: readers see the old contents
--- until commit. order_date and date_key (YYYYMMDD) keep the month of each line recoverable, for the
--- per-month partitioning planned next.
+-- Periods: the run parameter gudang.period (src/warehouse/models.ts) is 'YYYY-MM' for a period run and ''
+-- for a full refresh.
+--   full refresh  the whole table is rebuilt (delete + insert) from every line in staging.
+--   period P      only the lines whose order is dated in P are replaced: the month's rows are deleted (and any
+--                 line now dated in P that sat in another month, so a moved order never counts twice), then
+--                 the staging lines dated in P are inserted. Other months are left as they are. Lines without
+--                 an order (no date) belong to no month and are loaded by a full refresh only.
+-- Either way it happens inside the runner's transaction: readers see the old contents until commit, and
+-- running the same period again replaces its rows instead of adding to them.
 --
 -- test: unique(order_detail_id)
 -- test: not_null(order_detail_id, order_id, date_key, customer_key, product_key, location_key, qty, item_price, unit_sales)
@@ -37,9 +43,42 @@ CREATE INDEX IF NOT EXISTS fct_transactions_product_key_idx  ON warehouse.fct_tr
 CREATE INDEX IF NOT EXISTS fct_transactions_location_key_idx ON warehouse.fct_transactions (location_key);
 CREATE INDEX IF NOT EXISTS fct_transactions_order_id_idx     ON warehouse.fct_transactions (order_id);
 
-DELETE FROM warehouse.fct_transactions;
+CREATE INDEX IF NOT EXISTS fct_transactions_order_date_idx   ON warehouse.fct_transactions (order_date);
+
+-- the rows this run replaces: everything, or the period's month
+WITH
+
+run AS (
+  SELECT
+    period,
+    to_date(period || '-01', 'YYYY-MM-DD')::timestamp                        AS starts,
+    (to_date(period || '-01', 'YYYY-MM-DD') + interval '1 month')::timestamp AS ends
+  FROM (SELECT nullif(current_setting('gudang.period', true), '') AS period) AS params
+),
+
+moved_into_period AS (
+  SELECT od.order_detail_id
+  FROM staging.order_details AS od
+  JOIN staging.orders AS o ON o.order_id = od.order_id
+  CROSS JOIN run
+  WHERE o.order_date >= run.starts AND o.order_date < run.ends
+)
+
+DELETE FROM warehouse.fct_transactions AS f
+USING run
+WHERE run.period IS NULL
+   OR (f.order_date >= run.starts AND f.order_date < run.ends)
+   OR f.order_detail_id IN (SELECT order_detail_id FROM moved_into_period);
 
 WITH
+
+run AS (
+  SELECT
+    period,
+    to_date(period || '-01', 'YYYY-MM-DD')::timestamp                        AS starts,
+    (to_date(period || '-01', 'YYYY-MM-DD') + interval '1 month')::timestamp AS ends
+  FROM (SELECT nullif(current_setting('gudang.period', true), '') AS period) AS params
+),
 
 -- import CTEs
 order_details AS (
@@ -80,6 +119,8 @@ order_lines AS (
     od.unit_sales
   FROM order_details AS od
   LEFT JOIN orders AS o ON o.order_id = od.order_id
+  CROSS JOIN run
+  WHERE run.period IS NULL OR (o.order_date >= run.starts AND o.order_date < run.ends)
 ),
 
 final AS (
@@ -109,5 +150,5 @@ SELECT
 FROM final
 ORDER BY order_detail_id;
 
--- The whole table was just replaced: refresh planner statistics before the marts read it.
+-- The table (or a month of it) was just replaced: refresh planner statistics before the marts read it.
 ANALYZE warehouse.fct_transactions;

@@ -2,7 +2,8 @@
 -- Built from fct_transactions joined to dim_locations and dim_products. Lines whose city or product is
 -- unknown are kept, under the unknown member: city_id / product_id NULL, names 'Unknown'; so the mart
 -- sums exactly to the fact. (city_id, product_id) is unique with NULLs counted as equal.
--- Rebuilt in full (delete + insert) inside the runner's transaction.
+-- Rebuilt in full (delete + insert) inside the runner's transaction, after a period run too: it is an
+-- all-time figure, so it always sums the whole fact, every month loaded so far.
 --
 -- test: unique(city_id, product_id)
 -- test: not_null(city_name, province_name, product_name, size, product_category_name, total_quantity, total_sales, total_orders)

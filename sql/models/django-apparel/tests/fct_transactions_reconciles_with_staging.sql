@@ -5,14 +5,32 @@
 -- and the fact holds nothing else. Zero rows means pass; this implies that count(*) and
 -- sum(unit_sales) of staging.order_details and warehouse.fct_transactions are equal. The first
 -- row, when there is one, compares those two totals; the rest name each order line that differs.
+-- After a period run (gudang.period = 'YYYY-MM') both sides are restricted to that month: the staging lines
+-- whose order is dated in it, and the fact rows dated in it. Other months were not loaded by that run.
 WITH
 
+run AS (
+  SELECT
+    period,
+    to_date(period || '-01', 'YYYY-MM-DD')::timestamp                        AS starts,
+    (to_date(period || '-01', 'YYYY-MM-DD') + interval '1 month')::timestamp AS ends
+  FROM (SELECT nullif(current_setting('gudang.period', true), '') AS period) AS params
+),
+
 staged AS (
-  SELECT order_detail_id, order_id, qty, item_price, unit_sales FROM staging.order_details
+  SELECT od.order_detail_id, od.order_id, od.qty, od.item_price, od.unit_sales
+  FROM staging.order_details AS od
+  CROSS JOIN run
+  WHERE run.period IS NULL
+     OR EXISTS (SELECT 1 FROM staging.orders AS o
+                WHERE o.order_id = od.order_id AND o.order_date >= run.starts AND o.order_date < run.ends)
 ),
 
 fact AS (
-  SELECT order_detail_id, order_id, qty, item_price, unit_sales FROM warehouse.fct_transactions
+  SELECT f.order_detail_id, f.order_id, f.qty, f.item_price, f.unit_sales
+  FROM warehouse.fct_transactions AS f
+  CROSS JOIN run
+  WHERE run.period IS NULL OR (f.order_date >= run.starts AND f.order_date < run.ends)
 ),
 
 totals AS (
