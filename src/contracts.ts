@@ -147,6 +147,8 @@ export interface PipelineSummary {
   /** The logical month loaded, YYYY-MM; absent for a full refresh. */
   period?: string;
   trigger?: RunTrigger;
+  /** The step the run started at, when not "ingest" (rerun --from-step). */
+  fromStep?: RunStepName;
   /** Steps skipped because the run started at a later step (rerun --from-step). */
   skippedSteps?: string[];
   /** Rows per period written to ops.partitions by this run (the period's fact rows; every month after a full run). */

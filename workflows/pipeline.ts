@@ -165,6 +165,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
       throw err;
     } finally {
       entry.finishedAt = new Date().toISOString();
+      entry.durationMs ??= Date.parse(entry.finishedAt) - Date.parse(entry.startedAt);
       progress.currentSteps = progress.currentSteps.filter((s) => s !== name);
       showDetails();
     }
@@ -262,6 +263,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
       steps: progress.steps.filter((s) => s.status !== 'skipped').map((s) => ({ step: s.step, durationMs: s.durationMs ?? 0 })),
       period,
       trigger,
+      fromStep: input.fromStep,
       skippedSteps: progress.steps.filter((s) => s.status === 'skipped').map((s) => s.step),
       partitions: end.partitions,
     };

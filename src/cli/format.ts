@@ -6,7 +6,7 @@ export function table(rows: Record<string, unknown>[], columns?: string[]): stri
   const cols = columns ?? Object.keys(rows[0]!);
   const cell = (v: unknown) => (v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v));
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const numeric = cols.map((c) => rows.every((r) => r[c] === null || r[c] === undefined || /^-?[\d.]+$/.test(cell(r[c]))));
+  const numeric = cols.map((c) => rows.every((r) => r[c] === null || r[c] === undefined || /^-?[\d,.]+$/.test(cell(r[c]))));
   const line = (values: string[]) =>
     values.map((v, i) => (numeric[i] ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(cols), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');

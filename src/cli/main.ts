@@ -1,106 +1,83 @@
-import { parseArgs } from 'node:util';
-import { connectClient, failureMessage, startPipeline, waitForSummary, webUiLink } from '../client';
-import { loadConfig } from '../config';
-import { datasetNames } from '../datasets';
-import { formatSummary } from './format';
+import { pathToFileURL } from 'node:url';
+import { EXIT, ExitError, UsageError, isParseError, isUnavailable } from './common';
+import { RERUN_HELP, rerunCommand } from './rerun';
+import { RUN_HELP, runCommand } from './run';
+import { RUNS_HELP, runsCommand } from './runs';
+import { SCHEDULE_HELP, scheduleCommand } from './schedule';
+import { CANCEL_HELP, STATUS_HELP, cancelCommand, statusCommand } from './status';
 
-// The client script: `npm run pipeline -- <command> [options]` (or `npx gudang <command>`).
-// Exit codes: 0 success, 1 the run failed, 2 bad usage, 3 cannot reach Temporal.
+// The client script: `npm run pipeline -- <command> [options]`, or `npx gudang <command> [options]`.
+// One file per command group; this one only dispatches and maps errors to exit codes (see EXIT in common.ts).
 
-export const EXIT = { ok: 0, runFailed: 1, usage: 2, unavailable: 3 } as const;
+export { EXIT };
 
-class UsageError extends Error {}
-
-const HELP: Record<string, string> = {
-  main: `usage: gudang <command> [options]
+const MAIN_HELP = `usage: gudang <command> [options]
 
 commands:
-  run      start a pipeline run (--help for options)
+  run        start a pipeline run: a month (--period YYYY-MM) or a full refresh; --wait to follow it
+  status     live progress of a run (current step, rows per table), or how it ended
+  cancel     cancel a running run
+  runs       run history: status, period, duration, rows, error (ops.pipeline_runs)
+  rerun      redo a failed or finished run, optionally from a later step (--from-step facts)
+  schedule   the monthly schedule: create, describe, list, pause, unpause, trigger, update, delete, backfill
 
-Run \`gudang <command> --help\` for a command's options.`,
-  run: `usage: gudang run --source DIR [--dataset NAME] [--run-key KEY] [--wait]
+Run \`gudang <command> --help\` for a command's options.
 
-Starts a pipeline run that loads the files in DIR. The workflow id is gudang-<dataset>-<run key>:
-starting a run that is already in flight joins it instead of loading twice.
+environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TASK_QUEUE (gudang),
+  TEMPORAL_UI_URL, GUDANG_DATASET (django-apparel), GUDANG_SOURCE_DIR, DATABASE_URL (for runs)
 
-  --source DIR     directory with the source files, as the worker sees it (required)
-  --dataset NAME   dataset registry entry (default: $GUDANG_DATASET or django-apparel)
-  --run-key KEY    run key, part of the workflow id (default: full)
-  --wait           wait for the run to finish, print its summary; exit 1 if it failed`,
+exit codes: 0 ok, 1 the run failed, 2 bad usage, 3 Temporal (or PostgreSQL) unreachable, 4 not found,
+            5 conflict (schedule exists, run still running)`;
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  run: { run: runCommand, help: RUN_HELP },
+  status: { run: statusCommand, help: STATUS_HELP },
+  cancel: { run: cancelCommand, help: CANCEL_HELP },
+  runs: { run: runsCommand, help: RUNS_HELP },
+  rerun: { run: rerunCommand, help: RERUN_HELP },
+  schedule: { run: scheduleCommand, help: SCHEDULE_HELP.main! },
 };
-
-async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      source: { type: 'string' },
-      dataset: { type: 'string' },
-      'run-key': { type: 'string' },
-      wait: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) return help('run');
-  const config = loadConfig();
-  if (!values.source) throw new UsageError('run: --source DIR is required');
-  const dataset = values.dataset ?? config.GUDANG_DATASET;
-  if (!datasetNames().includes(dataset)) throw new UsageError(`run: unknown dataset "${dataset}" (known: ${datasetNames().join(', ')})`);
-  const runKey = values['run-key'];
-  if (runKey !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(runKey)) throw new UsageError(`run: bad --run-key "${runKey}"`);
-
-  const client = await connectOrExit(config);
-  const started = await startPipeline(client, config, { dataset, sourceDir: values.source, runKey });
-  console.log(`${started.started ? 'started' : 'already running, joined'} ${started.workflowId} (run ${started.runId})`);
-  console.log(`web ui: ${webUiLink(config, started.workflowId, started.runId)}`);
-  if (!values.wait) return EXIT.ok;
-  try {
-    const summary = await waitForSummary(started.handle);
-    console.log(formatSummary(summary));
-    return EXIT.ok;
-  } catch (err) {
-    console.error(`run failed: ${failureMessage(err)}`);
-    return EXIT.runFailed;
-  }
-}
-
-async function connectOrExit(config: ReturnType<typeof loadConfig>) {
-  try {
-    return await connectClient(config);
-  } catch (err) {
-    console.error(`cannot reach Temporal at ${config.TEMPORAL_ADDRESS}: ${(err as Error).message}`);
-    process.exit(EXIT.unavailable);
-  }
-}
-
-function help(topic: string): number {
-  console.log(HELP[topic] ?? HELP.main);
-  return EXIT.ok;
-}
-
-const commands: Record<string, (argv: string[]) => Promise<number>> = { run };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') return help('main');
-  const fn = commands[command];
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(MAIN_HELP);
+    return EXIT.ok;
+  }
+  const cmd = COMMANDS[command];
   try {
-    if (!fn) throw new UsageError(`unknown command "${command}"`);
-    return await fn(rest);
+    if (!cmd) throw new UsageError(`unknown command "${command}"`);
+    return await cmd.run(rest);
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`${(err as Error).message}\n\n${HELP[command ?? 'main'] ?? HELP.main}`);
+    if (err instanceof UsageError || isParseError(err)) {
+      const message = (err as Error).message;
+      // Schedule subcommands attach their own help already.
+      console.error(message.includes('\nusage: ') ? message : `${message}\n\n${cmd?.help ?? MAIN_HELP}`);
       return EXIT.usage;
+    }
+    if (err instanceof ExitError) {
+      console.error(err.message);
+      return err.code;
+    }
+    if (isUnavailable(err)) {
+      console.error(`cannot reach Temporal: ${(err as Error).message}`);
+      return EXIT.unavailable;
     }
     console.error(`error: ${(err as Error).message}`);
     return EXIT.runFailed;
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err);
-    process.exit(EXIT.runFailed);
-  },
-);
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+      // Open gRPC connections would keep the process alive: leave once stdout has been flushed.
+      process.stdout.write('', () => process.exit(code));
+    },
+    (err) => {
+      console.error(err);
+      process.exit(EXIT.runFailed);
+    },
+  );
+}

@@ -1,0 +1,116 @@
+import type { Client } from '@temporalio/client';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectClient } from '../client';
+import { loadConfig } from '../config';
+import type { Config } from '../config';
+import { datasetNames } from '../datasets';
+import { isPeriod } from '../contracts';
+
+/**
+ * Exit codes of every command:
+ *   0  success (for run --wait / status: the run completed)
+ *   1  the run failed, was cancelled or terminated (the message says which, and why)
+ *   2  bad usage: unknown command or option, malformed value
+ *   3  Temporal (or, for `runs`, PostgreSQL) cannot be reached
+ *   4  not found: no such run or schedule
+ *   5  conflict: e.g. the schedule id is taken, or a rerun of a run that is still running
+ */
+export const EXIT = { ok: 0, runFailed: 1, usage: 2, unavailable: 3, notFound: 4, conflict: 5 } as const;
+
+/** A mistake in the command line: printed with the command's help, exit 2. */
+export class UsageError extends Error {}
+
+/** An error with its own exit code (not found, conflict, unavailable). */
+export class ExitError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Where the source files are when --source is not given: $GUDANG_SOURCE_DIR, else the repository's dataset/. */
+export function defaultSourceDir(): string {
+  return process.env.GUDANG_SOURCE_DIR || path.join(ROOT, 'dataset');
+}
+
+export function config(): Config {
+  return loadConfig();
+}
+
+export async function connect(cfg: Config): Promise<Client> {
+  try {
+    return await connectClient(cfg);
+  } catch (err) {
+    throw new ExitError(EXIT.unavailable, `cannot reach Temporal at ${cfg.TEMPORAL_ADDRESS}: ${(err as Error).message}`);
+  }
+}
+
+export function checkDataset(dataset: string, command: string): string {
+  if (!datasetNames().includes(dataset)) throw new UsageError(`${command}: unknown dataset "${dataset}" (known: ${datasetNames().join(', ')})`);
+  return dataset;
+}
+
+export function checkPeriod(value: string | undefined, option: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!isPeriod(value)) throw new UsageError(`${option} "${value}" is not a month: expected YYYY-MM, e.g. 2022-03`);
+  return value;
+}
+
+export function positiveInt(value: string | undefined, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${option} "${value}" is not a positive whole number`);
+  return Number(value);
+}
+
+/** One positional argument, exactly. */
+export function onePositional(positionals: string[], what: string, command: string): string {
+  if (positionals.length === 0) throw new UsageError(`${command}: ${what} is required`);
+  if (positionals.length > 1) throw new UsageError(`${command}: unexpected argument "${positionals[1]}"`);
+  return positionals[0]!;
+}
+
+/** "2026-11-22 03:03:30" in the given zone (UTC by default): sortable, unambiguous in a log file. */
+export function formatTime(date: Date | string | null | undefined, timeZone = 'UTC'): string {
+  if (date === null || date === undefined) return '';
+  const d = typeof date === 'string' ? new Date(date) : date;
+  if (Number.isNaN(d.getTime())) return '';
+  return new Intl.DateTimeFormat('sv-SE', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).format(d);
+}
+
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const day = 86_400_000;
+  if (ms >= day && ms % day === 0) return `${ms / day} day${ms === day ? '' : 's'}`;
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  const m = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return m < 60 ? `${m} min ${s} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** Whether an error means "the server is not there" (gRPC UNAVAILABLE, refused connection). */
+export function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: string };
+  return e?.code === 14 || /UNAVAILABLE|ECONNREFUSED|failed to connect|transport error|Connection refused/i.test(e?.message ?? '');
+}
+
+/** node:util parseArgs' errors: unknown option, missing value, unexpected argument. */
+export function isParseError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}

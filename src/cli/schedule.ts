@@ -1,0 +1,518 @@
+import type { CalendarSpecDescription, Client, ScheduleDescription, Range } from '@temporalio/client';
+import { msToNumber } from '@temporalio/common/lib/time';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { startBackfill, webUiLink } from '../client';
+import { periodForScheduledTime, periodRange, scheduleIdFor } from '../contracts';
+import type { Config } from '../config';
+import {
+  OVERLAP_POLICIES,
+  SCHEDULE_DEFAULTS,
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleSettingsError,
+  assertCron,
+  assertOverlap,
+  assertTimezone,
+  createSchedule,
+  deleteSchedule,
+  describeSchedule,
+  listSchedules,
+  parseCalendar,
+  pauseSchedule,
+  scheduleInput,
+  scheduleTimezone,
+  triggerSchedule,
+  unpauseSchedule,
+  updateSchedule,
+} from '../schedules';
+import type { ScheduleChanges } from '../schedules';
+import { EXIT, ExitError, UsageError, isParseError, checkDataset, checkPeriod, config, connect, defaultSourceDir, formatDuration, formatTime } from './common';
+import { table } from './format';
+import { followBackfill, followRun, formatBackfill, formatOutcome, processOutput } from './progress';
+
+const SPEC_OPTIONS = `  --cron EXPR          a cron expression, e.g. "0 1 1 * *" (minute hour day-of-month month day-of-week)
+  --calendar SPEC      a calendar: space-separated field=value pairs, fields second minute hour dayOfMonth
+                       month year dayOfWeek, values N, N-M, N-M/STEP, A,B or *, e.g. "dayOfMonth=1 hour=1"
+  --timezone TZ        IANA time zone of the cron/calendar and of the month a run loads (default ${SCHEDULE_DEFAULTS.timezone})
+  --overlap POLICY     what a due run does while the previous one is still running:
+                       ${OVERLAP_POLICIES.join(', ')} (default ${SCHEDULE_DEFAULTS.overlap})
+  --catchup-window D   how late a missed run (server or workers down) may still start, e.g. "1 day"
+                       (default ${SCHEDULE_DEFAULTS.catchupWindow})`;
+
+export const SCHEDULE_HELP: Record<string, string> = {
+  main: `usage: gudang schedule <subcommand> [SCHEDULE_ID] [options]
+
+The monthly load as a Temporal Schedule. A scheduled run loads the month before its scheduled time, in the
+schedule's time zone: the run at 01:00 on 1 April loads March. SCHEDULE_ID defaults to gudang-<dataset>-monthly.
+
+subcommands:
+  create     create the schedule (default: monthly on the 1st at 01:00, Asia/Jakarta, overlap SKIP)
+  describe   show its spec, policies, state, next runs (with the month each loads) and recent runs
+  list       list the schedules in the namespace
+  pause      pause it, with a note saying why
+  unpause    resume it
+  trigger    start one run now, under the schedule's overlap policy
+  update     change its spec, time zone, policies or source directory
+  delete     delete it (runs already started are not affected)
+  backfill   load a range of months, one run per month, oldest first
+
+Run \`gudang schedule <subcommand> --help\` for a subcommand's options.
+
+exit codes: 0 ok, 1 a run it waited for failed, 2 bad usage, 3 Temporal unreachable, 4 no such schedule,
+            5 the schedule id is taken (create)`,
+  create: `usage: gudang schedule create [SCHEDULE_ID] [--source DIR] [--dataset NAME] [--cron EXPR | --calendar SPEC]
+                              [--timezone TZ] [--overlap POLICY] [--catchup-window D] [--pause-on-failure]
+                              [--paused] [--note TEXT]
+
+Creates the schedule that loads the previous month, by default monthly on the 1st at 01:00 Asia/Jakarta
+(the original crontab \`0 1 1 * *\`).
+
+  --source DIR         directory with the source files, as the worker sees it
+                       (default: $GUDANG_SOURCE_DIR, else the repository's dataset/)
+  --dataset NAME       dataset registry entry (default: $GUDANG_DATASET or django-apparel)
+${SPEC_OPTIONS}
+  --pause-on-failure   pause the schedule when a run fails, until someone unpauses it
+  --paused             create it paused
+  --note TEXT          a note shown by describe and in the Web UI`,
+  describe: `usage: gudang schedule describe [SCHEDULE_ID] [--dataset NAME]
+
+Shows the schedule: spec and time zone, overlap policy, catch-up window, pause-on-failure, paused or not (and
+the note), the next run times with the month each will load, runs started, skipped and missed, and the
+recent runs with their status.`,
+  list: `usage: gudang schedule list
+
+Lists the schedules in the namespace: id, dataset, state, next run, source.`,
+  pause: `usage: gudang schedule pause [SCHEDULE_ID] [--note TEXT]
+
+Pauses the schedule: no run starts until it is unpaused. The note (default: who paused it, and when) is
+shown by describe and in the Web UI.`,
+  unpause: `usage: gudang schedule unpause [SCHEDULE_ID] [--note TEXT]
+
+Resumes a paused schedule. Runs missed while paused are not made up: use schedule backfill for those.`,
+  trigger: `usage: gudang schedule trigger [SCHEDULE_ID] [--overlap POLICY] [--wait]
+
+Starts one run now, as if it were due: it loads the month before now, in the schedule's time zone. It obeys
+the schedule's overlap policy (SKIP by default: nothing starts while a run of this schedule is in progress)
+unless --overlap says otherwise.
+
+  --overlap POLICY   ${OVERLAP_POLICIES.join(', ')} (default: the schedule's)
+  --wait             follow the run it started until it ends; exit 1 if it fails`,
+  update: `usage: gudang schedule update [SCHEDULE_ID] [--source DIR] [--cron EXPR | --calendar SPEC] [--timezone TZ]
+                              [--overlap POLICY] [--catchup-window D] [--pause-on-failure | --no-pause-on-failure]
+                              [--note TEXT]
+
+Changes the given settings and keeps the others.
+
+  --source DIR         directory with the source files, as the worker sees it
+${SPEC_OPTIONS}
+  --pause-on-failure / --no-pause-on-failure
+  --note TEXT`,
+  delete: `usage: gudang schedule delete [SCHEDULE_ID]
+
+Deletes the schedule. Runs it already started carry on; their history stays in Temporal and ops.pipeline_runs.`,
+  backfill: `usage: gudang schedule backfill --from YYYY-MM --to YYYY-MM [SCHEDULE_ID] [--source DIR] [--wait]
+
+Loads every month from --from to --to, both included: one pipeline run per month (workflow id
+gudang-<dataset>-<YYYY-MM>, trigger backfill), oldest first, the next starting when the previous one has
+completed; the first failure stops the backfill. It runs as a workflow of its own
+(gudang-<dataset>-backfill-<from>-to-<to>), so it carries on if this command is stopped; starting the same
+backfill again joins it. Dataset and source come from the schedule; --source overrides, and without a
+schedule --source (and --dataset) are enough.
+
+  --from YYYY-MM     first month
+  --to YYYY-MM       last month
+  --source DIR       directory with the source files (default: the schedule's)
+  --dataset NAME     dataset, when there is no schedule (default: $GUDANG_DATASET or django-apparel)
+  --wait             follow the backfill until it ends, a line per month; exit 1 if a month fails`,
+};
+
+function help(sub: string): number {
+  console.log(SCHEDULE_HELP[sub] ?? SCHEDULE_HELP.main);
+  return EXIT.ok;
+}
+
+function scheduleUsage(err: unknown): never {
+  if (err instanceof ScheduleSettingsError) throw new UsageError(err.message);
+  throw err;
+}
+
+function checkDurationOption(value: string | undefined, option: string): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    if (msToNumber(value as Parameters<typeof msToNumber>[0]) < 10_000) throw new Error('too short');
+  } catch {
+    throw new UsageError(`${option} "${value}" is not a duration of at least 10 seconds, e.g. "7 days", "12 hours", "30m"`);
+  }
+  return value;
+}
+
+/** The schedule id: the positional argument, else gudang-<dataset>-monthly. */
+function scheduleIdOf(positionals: string[], dataset: string, sub: string): string {
+  if (positionals.length > 1) throw new UsageError(`schedule ${sub}: unexpected argument "${positionals[1]}"`);
+  return positionals[0] ?? scheduleIdFor(dataset);
+}
+
+async function mustDescribe(client: Client, scheduleId: string, cfg: Config): Promise<ScheduleDescription> {
+  const d = await describeSchedule(client, scheduleId);
+  if (!d) throw new ExitError(EXIT.notFound, `no schedule "${scheduleId}" in namespace ${cfg.TEMPORAL_NAMESPACE} (see: gudang schedule list)`);
+  return d;
+}
+
+/** Runs fn, turning "schedule not found" into exit 4. */
+async function onSchedule<T>(scheduleId: string, cfg: Config, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) throw new ExitError(EXIT.notFound, `no schedule "${scheduleId}" in namespace ${cfg.TEMPORAL_NAMESPACE}`);
+    throw err;
+  }
+}
+
+// ------------------------------------------------------------------------------------------- formatting
+
+function formatRanges<T>(ranges: Range<T>[]): string {
+  return ranges.map((r) => (r.start === r.end ? String(r.start) : `${r.start}-${r.end}${r.step > 1 ? `/${r.step}` : ''}`)).join(',');
+}
+
+const FULL: Record<string, string> = { month: 'JANUARY-DECEMBER', dayOfWeek: 'SUNDAY-SATURDAY', dayOfMonth: '1-31', year: '' };
+
+function formatCalendar(c: CalendarSpecDescription): string {
+  const parts: string[] = [];
+  for (const field of ['second', 'minute', 'hour', 'dayOfMonth', 'month', 'year', 'dayOfWeek'] as const) {
+    const text = formatRanges(c[field] as Range<unknown>[]);
+    if (text === '' || text === FULL[field] || (field === 'second' && text === '0')) continue;
+    parts.push(`${field}=${text}`);
+  }
+  return `${parts.join(' ') || 'every second'}${c.comment ? ` (${c.comment})` : ''}`;
+}
+
+function formatSpec(d: Pick<ScheduleDescription, 'spec'>): string[] {
+  const lines: string[] = [];
+  for (const c of d.spec.calendars ?? []) lines.push(`calendar ${formatCalendar(c)}`);
+  for (const i of d.spec.intervals ?? []) lines.push(`every ${formatDuration(i.every)}${i.offset ? ` offset ${formatDuration(i.offset)}` : ''}`);
+  return lines.length > 0 ? lines : ['(none)'];
+}
+
+async function workflowStatus(client: Client, workflowId: string, runId: string): Promise<string> {
+  try {
+    return (await client.workflow.getHandle(workflowId, runId).describe()).status.name.toLowerCase();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function formatDescription(client: Client, cfg: Config, d: ScheduleDescription): Promise<string> {
+  const input = scheduleInput(d);
+  const tz = scheduleTimezone(d);
+  const rows: [string, string][] = [];
+  rows.push(['schedule', d.scheduleId]);
+  rows.push(['dataset', input.dataset]);
+  rows.push(['source', input.sourceDir]);
+  rows.push(['task queue', d.action.taskQueue ?? '']);
+  formatSpec(d).forEach((line, i) => rows.push([i === 0 ? 'spec' : '', line]));
+  rows.push(['time zone', tz]);
+  rows.push(['loads', 'the month before each run time, in the time zone above']);
+  rows.push(['overlap', d.policies.overlap ?? 'SKIP']);
+  rows.push(['catch-up window', formatDuration(d.policies.catchupWindow)]);
+  rows.push(['pause on failure', d.policies.pauseOnFailure ? 'yes' : 'no']);
+  rows.push(['state', d.state.paused ? 'PAUSED' : 'active']);
+  rows.push(['note', d.state.note ?? '']);
+  const next = d.info.nextActionTimes.slice(0, 3);
+  if (d.state.paused) rows.push(['next runs', '(none while paused)']);
+  else {
+    next.forEach((t, i) =>
+      rows.push([i === 0 ? 'next runs' : '', `${formatTime(t, tz)} ${tz} (${t.toISOString().replace('.000', '')}) loads ${periodForScheduledTime(t, tz)}`]),
+    );
+  }
+  rows.push([
+    'runs',
+    `${d.info.numActionsTaken} started, ${d.info.numActionsSkippedOverlap} skipped (overlap), ${d.info.numActionsMissedCatchupWindow} missed (catch-up window)`,
+  ]);
+  rows.push(['running', d.info.runningActions.map((a) => a.workflow.workflowId).join(', ') || '(none)']);
+  const recent = [...d.info.recentActions].sort((a, b) => b.takenAt.getTime() - a.takenAt.getTime()).slice(0, 5);
+  for (const [i, a] of recent.entries()) {
+    const status = await workflowStatus(client, a.action.workflow.workflowId, a.action.workflow.firstExecutionRunId);
+    rows.push([i === 0 ? 'recent runs' : '', `${a.action.workflow.workflowId}  ${status}`]);
+  }
+  rows.push(['created', `${formatTime(d.info.createdAt)} UTC${d.info.lastUpdatedAt ? `, updated ${formatTime(d.info.lastUpdatedAt)} UTC` : ''}`]);
+  rows.push(['web ui', `${cfg.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${encodeURIComponent(cfg.TEMPORAL_NAMESPACE)}/schedules/${encodeURIComponent(d.scheduleId)}`]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`.trimEnd()).join('\n');
+}
+
+// ------------------------------------------------------------------------------------------- subcommands
+
+const common = {
+  dataset: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+const specOptions = {
+  cron: { type: 'string' },
+  calendar: { type: 'string' },
+  timezone: { type: 'string' },
+  overlap: { type: 'string' },
+  'catchup-window': { type: 'string' },
+  note: { type: 'string' },
+  source: { type: 'string' },
+} as const;
+
+function specChanges(values: { cron?: string; calendar?: string; timezone?: string; overlap?: string; 'catchup-window'?: string }): ScheduleChanges {
+  if (values.cron && values.calendar) throw new UsageError('give --cron or --calendar, not both');
+  try {
+    return {
+      cron: values.cron ? assertCron(values.cron) : undefined,
+      calendar: values.calendar ? parseCalendar(values.calendar) : undefined,
+      timezone: values.timezone ? assertTimezone(values.timezone) : undefined,
+      overlap: values.overlap ? assertOverlap(values.overlap) : undefined,
+      catchupWindow: checkDurationOption(values['catchup-window'], '--catchup-window'),
+    };
+  } catch (err) {
+    return scheduleUsage(err);
+  }
+}
+
+async function create(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { ...common, ...specOptions, 'pause-on-failure': { type: 'boolean', default: false }, paused: { type: 'boolean', default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) return help('create');
+  const cfg = config();
+  const dataset = checkDataset(values.dataset ?? cfg.GUDANG_DATASET, 'schedule create');
+  const scheduleId = scheduleIdOf(positionals, dataset, 'create');
+  const changes = specChanges(values);
+  const client = await connect(cfg);
+  try {
+    await createSchedule(client, cfg, {
+      dataset,
+      scheduleId,
+      sourceDir: values.source ?? defaultSourceDir(),
+      cron: changes.cron,
+      calendar: changes.calendar,
+      timezone: changes.timezone,
+      overlap: changes.overlap,
+      catchupWindow: changes.catchupWindow,
+      pauseOnFailure: values['pause-on-failure'],
+      paused: values.paused,
+      note: values.note,
+    });
+  } catch (err) {
+    if (err instanceof ScheduleAlreadyRunning) {
+      throw new ExitError(EXIT.conflict, `schedule "${scheduleId}" already exists: change it with \`gudang schedule update\`, or delete it first`);
+    }
+    throw err;
+  }
+  console.log(`created schedule ${scheduleId}\n`);
+  console.log(await formatDescription(client, cfg, await mustDescribe(client, scheduleId, cfg)));
+  return EXIT.ok;
+}
+
+async function describe(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: common, allowPositionals: true, strict: true });
+  if (values.help) return help('describe');
+  const cfg = config();
+  const scheduleId = scheduleIdOf(positionals, values.dataset ?? cfg.GUDANG_DATASET, 'describe');
+  const client = await connect(cfg);
+  console.log(await formatDescription(client, cfg, await mustDescribe(client, scheduleId, cfg)));
+  return EXIT.ok;
+}
+
+async function list(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: common, allowPositionals: true, strict: true });
+  if (values.help) return help('list');
+  if (positionals.length > 0) throw new UsageError(`schedule list: unexpected argument "${positionals[0]}"`);
+  const cfg = config();
+  const client = await connect(cfg);
+  const schedules = await listSchedules(client);
+  if (schedules.length === 0) {
+    console.log(`no schedules in namespace ${cfg.TEMPORAL_NAMESPACE} (create one: gudang schedule create)`);
+    return EXIT.ok;
+  }
+  const rows = schedules.map((s) => {
+    const tz = s.spec?.timezone ?? 'UTC';
+    const next = s.info.nextActionTimes[0];
+    const last = [...s.info.recentActions].sort((a, b) => b.takenAt.getTime() - a.takenAt.getTime())[0];
+    return {
+      schedule: s.scheduleId,
+      dataset: String(s.memo?.dataset ?? ''),
+      state: s.state.paused ? 'PAUSED' : 'active',
+      'next run': s.state.paused || !next ? '' : `${formatTime(next, tz)} ${tz}`,
+      'last run': last?.action.workflow.workflowId ?? '',
+      note: s.state.note ?? '',
+    };
+  });
+  console.log(table(rows));
+  return EXIT.ok;
+}
+
+function defaultNote(verb: string): string {
+  return `${verb} by ${os.userInfo().username}@${os.hostname()} via gudang CLI at ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`;
+}
+
+async function pauseOrUnpause(argv: string[], sub: 'pause' | 'unpause'): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: { ...common, note: { type: 'string' } }, allowPositionals: true, strict: true });
+  if (values.help) return help(sub);
+  const cfg = config();
+  const scheduleId = scheduleIdOf(positionals, values.dataset ?? cfg.GUDANG_DATASET, sub);
+  const client = await connect(cfg);
+  const note = values.note ?? defaultNote(sub === 'pause' ? 'paused' : 'unpaused');
+  await onSchedule(scheduleId, cfg, () => (sub === 'pause' ? pauseSchedule(client, scheduleId, note) : unpauseSchedule(client, scheduleId, note)));
+  const d = await mustDescribe(client, scheduleId, cfg);
+  console.log(`${sub === 'pause' ? 'paused' : 'unpaused'} schedule ${scheduleId}: state ${d.state.paused ? 'PAUSED' : 'active'}, note "${d.state.note ?? ''}"`);
+  if (!d.state.paused && d.info.nextActionTimes[0]) {
+    const tz = scheduleTimezone(d);
+    const t = d.info.nextActionTimes[0];
+    console.log(`next run ${formatTime(t, tz)} ${tz}, loads ${periodForScheduledTime(t, tz)}`);
+  }
+  return EXIT.ok;
+}
+
+async function trigger(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { ...common, overlap: { type: 'string' }, wait: { type: 'boolean', default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) return help('trigger');
+  const cfg = config();
+  const scheduleId = scheduleIdOf(positionals, values.dataset ?? cfg.GUDANG_DATASET, 'trigger');
+  let overlap;
+  try {
+    overlap = values.overlap ? assertOverlap(values.overlap) : undefined;
+  } catch (err) {
+    scheduleUsage(err);
+  }
+  const client = await connect(cfg);
+  const d = await mustDescribe(client, scheduleId, cfg);
+  const result = await triggerSchedule(client, scheduleId, overlap);
+  const policy = overlap ?? d.policies.overlap;
+  if (result.outcome === 'skipped') {
+    console.log(`triggered schedule ${scheduleId}: skipped, ${result.reason}`);
+    return EXIT.ok;
+  }
+  if (result.outcome === 'unknown') {
+    console.log(`triggered schedule ${scheduleId} (overlap policy ${policy}); no run seen yet: check \`gudang schedule describe ${scheduleId}\``);
+    return EXIT.ok;
+  }
+  console.log(`triggered schedule ${scheduleId}: started ${result.workflowId} (run ${result.runId})`);
+  console.log(`web ui: ${webUiLink(cfg, result.workflowId, result.runId)}`);
+  if (!values.wait) return EXIT.ok;
+  const outcome = await followRun(client.workflow.getHandle(result.workflowId, result.runId), processOutput());
+  console.log(formatOutcome(result.workflowId, result.runId, outcome, false));
+  if (outcome.status === 'COMPLETED') return EXIT.ok;
+  console.error(`run failed: ${outcome.error ?? outcome.status.toLowerCase()}`);
+  return EXIT.runFailed;
+}
+
+async function update(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { ...common, ...specOptions, 'pause-on-failure': { type: 'boolean' }, 'no-pause-on-failure': { type: 'boolean' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) return help('update');
+  if (values['pause-on-failure'] && values['no-pause-on-failure']) throw new UsageError('give --pause-on-failure or --no-pause-on-failure, not both');
+  const cfg = config();
+  const scheduleId = scheduleIdOf(positionals, values.dataset ?? cfg.GUDANG_DATASET, 'update');
+  const changes: ScheduleChanges = {
+    ...specChanges(values),
+    sourceDir: values.source,
+    note: values.note,
+    pauseOnFailure: values['pause-on-failure'] ? true : values['no-pause-on-failure'] ? false : undefined,
+  };
+  if (Object.values(changes).every((v) => v === undefined)) throw new UsageError('schedule update: nothing to change (see --help)');
+  const client = await connect(cfg);
+  const d = await onSchedule(scheduleId, cfg, () => updateSchedule(client, scheduleId, changes));
+  console.log(`updated schedule ${scheduleId}\n`);
+  console.log(await formatDescription(client, cfg, d));
+  return EXIT.ok;
+}
+
+async function remove(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: common, allowPositionals: true, strict: true });
+  if (values.help) return help('delete');
+  const cfg = config();
+  const scheduleId = scheduleIdOf(positionals, values.dataset ?? cfg.GUDANG_DATASET, 'delete');
+  const client = await connect(cfg);
+  await onSchedule(scheduleId, cfg, () => deleteSchedule(client, scheduleId));
+  console.log(`deleted schedule ${scheduleId}`);
+  return EXIT.ok;
+}
+
+async function backfill(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { ...common, from: { type: 'string' }, to: { type: 'string' }, source: { type: 'string' }, wait: { type: 'boolean', default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) return help('backfill');
+  const from = checkPeriod(values.from, '--from');
+  const to = checkPeriod(values.to, '--to');
+  if (!from || !to) throw new UsageError('schedule backfill: --from YYYY-MM and --to YYYY-MM are required');
+  let periods: string[];
+  try {
+    periods = periodRange(from, to);
+  } catch (err) {
+    throw new UsageError(`schedule backfill: ${(err as Error).message}`);
+  }
+  const cfg = config();
+  const dataset = checkDataset(values.dataset ?? cfg.GUDANG_DATASET, 'schedule backfill');
+  const scheduleId = scheduleIdOf(positionals, dataset, 'backfill');
+  const client = await connect(cfg);
+  const d = await describeSchedule(client, scheduleId);
+  if (!d && !values.source) {
+    throw new ExitError(EXIT.notFound, `no schedule "${scheduleId}" to take the dataset and source from: create it, or give --source (and --dataset)`);
+  }
+  const input = d ? scheduleInput(d) : undefined;
+  const started = await startBackfill(client, cfg, {
+    dataset: input?.dataset ?? dataset,
+    sourceDir: values.source ?? input!.sourceDir,
+    from,
+    to,
+    scheduleId: d ? scheduleId : undefined,
+  });
+  console.log(
+    `${started.started ? 'started' : 'already running, joined'} backfill ${started.workflowId} (run ${started.runId}): ` +
+      `${periods.length} month${periods.length === 1 ? '' : 's'}, ${periods.join(', ')}`,
+  );
+  console.log(`web ui: ${webUiLink(cfg, started.workflowId, started.runId)}`);
+  if (!values.wait) return EXIT.ok;
+  const outcome = await followBackfill(started.handle, processOutput());
+  console.log(formatBackfill(started.workflowId, outcome));
+  return outcome.status === 'COMPLETED' ? EXIT.ok : EXIT.runFailed;
+}
+
+const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  create,
+  describe,
+  list,
+  pause: (argv) => pauseOrUnpause(argv, 'pause'),
+  unpause: (argv) => pauseOrUnpause(argv, 'unpause'),
+  trigger,
+  update,
+  delete: remove,
+  backfill,
+};
+
+/** `gudang schedule <subcommand> ...`; usage errors name the subcommand so main prints its help. */
+export async function scheduleCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') return help('main');
+  const fn = SUBCOMMANDS[sub];
+  if (!fn) throw new UsageError(`schedule: unknown subcommand "${sub}" (one of ${Object.keys(SUBCOMMANDS).join(', ')})`);
+  try {
+    return await fn(rest);
+  } catch (err) {
+    if (err instanceof UsageError || isParseError(err)) {
+      throw new UsageError(`${(err as Error).message}\n\n${SCHEDULE_HELP[sub]}`);
+    }
+    throw err;
+  }
+}
