@@ -1,32 +1,169 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { loadConfig } from '../src/config';
 import type { LoadResult } from '../src/contracts';
 import { getDataset } from '../src/datasets';
 import type { Pool } from '../src/db';
+import type { ChunkResult } from '../src/ingest/chunk';
+import { loadChunk } from '../src/ingest/chunk';
 import { loadSource } from '../src/ingest/load';
+import { planLoad } from '../src/ingest/plan';
+import { discardLoad, publishLoad } from '../src/ingest/publish';
+import type { SourceSpec } from '../src/sources/types';
 import { failFastOnBadInput } from './common';
+
+// Ingest activities. A file is loaded in three steps (workflows/ingest.ts): planLoad (path, header, hash, chunk
+// plan, empty landing table), loadChunk per byte range (side by side, each resumable from its committed batch),
+// publishLoad (primary key, duplicates, reject budget, swap into staging). Inputs and outputs are names, offsets
+// and counts only; the plan itself lives in ops.load_plans / ops.load_chunks.
 
 export interface LoadSourceInput {
   dataset: string;
   source: string;
   sourceDir: string;
+  /** The run's reject budget override: "N" or "P%". */
+  rejectBudget?: string;
 }
 
-/** Ingest activities: files (and later databases, URLs) into staging tables. */
-export function createIngestActivities(pool: Pool) {
+/** Identifies one load: (run, source). */
+export interface LoadRef {
+  dataset: string;
+  source: string;
+  /** The workflow run the load belongs to. */
+  runId: string;
+  workflowId?: string;
+}
+
+export interface PlanLoadInput extends LoadRef {
+  sourceDir: string;
+  rejectBudget?: string;
+}
+
+export interface PlannedLoad {
+  source: string;
+  file: string;
+  sha256: string;
+  sizeBytes: number;
+  /** Chunk numbers, one loadChunk each. */
+  chunks: number[];
+  rejectBudget: string;
+}
+
+export interface LoadChunkInput extends LoadRef {
+  chunk: number;
+}
+
+export type PublishLoadOutput = { status: 'published'; result: LoadResult } | { status: 'reload'; reason: string };
+
+export interface IngestSettings {
+  /** GUDANG_SOURCE_ROOT */
+  sourceRoot?: string;
+  /** GUDANG_CHUNK_BYTES */
+  chunkBytes?: number;
+}
+
+function specOf(dataset: string, source: string): SourceSpec {
+  const spec = getDataset(dataset).sources.find((s) => s.name === source);
+  if (!spec) throw ApplicationFailure.nonRetryable(`dataset ${dataset} has no source "${source}"`, 'UnknownDataset');
+  return spec;
+}
+
+/**
+ * Heartbeats `details` now and then every second until fn settles: a load stuck in one long statement (an index build)
+ * still proves its worker alive, and a dead worker is noticed within the heartbeat timeout.
+ */
+async function heartbeating<T>(fn: (beat: (details: unknown) => void) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  let last: unknown = { phase: 'starting' };
+  const beat = (details: unknown) => {
+    last = details;
+    ctx.heartbeat(details);
+  };
+  const timer = setInterval(() => ctx.heartbeat(last), 1000);
+  try {
+    return await fn(beat);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
+  const config = settings ?? (() => {
+    const c = loadConfig();
+    return { sourceRoot: c.GUDANG_SOURCE_ROOT, chunkBytes: c.GUDANG_CHUNK_BYTES };
+  })();
+
   return {
+    /** The whole load in one activity (no fan-out): kept for callers that want one step. */
     async loadSource(input: LoadSourceInput): Promise<LoadResult> {
-      return failFastOnBadInput(async () => {
-        const ctx = Context.current();
-        const spec = getDataset(input.dataset).sources.find((s) => s.name === input.source);
-        if (!spec) throw ApplicationFailure.nonRetryable(`dataset ${input.dataset} has no source "${input.source}"`, 'UnknownDataset');
-        return loadSource(pool, spec, input.sourceDir, {
-          runId: ctx.info.workflowExecution?.runId ?? ctx.info.activityId,
-          workflowId: ctx.info.workflowExecution?.workflowId ?? '',
-          dataset: input.dataset,
-          heartbeat: (progress) => ctx.heartbeat(progress),
-        });
-      });
+      return failFastOnBadInput(() =>
+        heartbeating(async (beat) => {
+          const ctx = Context.current();
+          return loadSource(pool, specOf(input.dataset, input.source), input.sourceDir, {
+            runId: ctx.info.workflowExecution?.runId ?? ctx.info.activityId,
+            workflowId: ctx.info.workflowExecution?.workflowId ?? '',
+            dataset: input.dataset,
+            rejectBudget: input.rejectBudget,
+            sourceRoot: config.sourceRoot,
+            chunkBytes: config.chunkBytes,
+            heartbeat: beat,
+          });
+        }),
+      );
+    },
+
+    async planLoad(input: PlanLoadInput): Promise<PlannedLoad> {
+      return failFastOnBadInput(() =>
+        heartbeating(async (beat) => {
+          const plan = await planLoad(pool, specOf(input.dataset, input.source), input.sourceDir, {
+            runId: input.runId,
+            workflowId: input.workflowId,
+            dataset: input.dataset,
+            rejectBudget: input.rejectBudget,
+            chunkBytes: config.chunkBytes,
+            sourceRoot: config.sourceRoot,
+            heartbeat: beat,
+          });
+          return {
+            source: plan.source,
+            file: plan.file,
+            sha256: plan.sha256,
+            sizeBytes: plan.sizeBytes,
+            chunks: plan.chunks.map((c) => c.chunk),
+            rejectBudget: plan.rejectBudget,
+          };
+        }),
+      );
+    },
+
+    /** One chunk; on a retry it carries on from the chunk's last committed batch (ops.load_chunks). */
+    async loadChunk(input: LoadChunkInput): Promise<ChunkResult> {
+      return failFastOnBadInput(() =>
+        heartbeating(async (beat) => {
+          const ctx = Context.current();
+          // The database checkpoint is the truth; the last heartbeat of the failed attempt only tells the log where it was.
+          const previous = ctx.info.heartbeatDetails as { committedRows?: number } | undefined;
+          if (previous?.committedRows) ctx.log.info(`chunk ${input.chunk} of ${input.source}: retry after ${previous.committedRows} committed rows`);
+          return loadChunk(pool, specOf(input.dataset, input.source), input.runId, input.chunk, {
+            heartbeat: beat,
+            signal: ctx.cancellationSignal,
+          });
+        }),
+      );
+    },
+
+    async publishLoad(input: LoadRef): Promise<PublishLoadOutput> {
+      return failFastOnBadInput(() =>
+        heartbeating(async (beat) => {
+          const outcome = await publishLoad(pool, specOf(input.dataset, input.source), input.runId, { workflowId: input.workflowId, heartbeat: beat });
+          return outcome.status === 'published' ? { status: 'published', result: outcome.result } : { status: 'reload', reason: outcome.reason };
+        }),
+      );
+    },
+
+    /** Drops the landing table of a load that failed (its rejected rows stay in ops.rejected_rows). */
+    async discardLoad(input: LoadRef): Promise<boolean> {
+      return discardLoad(pool, input.runId, input.source);
     },
   };
 }

@@ -18,6 +18,10 @@ const schema = z.object({
   GUDANG_DB_POOL_SIZE: positiveInt(8),
   GUDANG_WORKFLOW_BUNDLE: z.string().optional(),
   GUDANG_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** When set, source directories and files must resolve (symlinks followed) inside this directory. */
+  GUDANG_SOURCE_ROOT: z.string().min(1).optional(),
+  /** Target size of the byte ranges a large CSV file is loaded in, by parallel activities (default 64 MiB). */
+  GUDANG_CHUNK_BYTES: positiveInt(64 * 1024 * 1024),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

@@ -12,6 +12,7 @@ export const INPUT_ERROR_TYPES = [
   'SourceRowInvalid',
   'SourceFormatError',
   'SourceDuplicateKey',
+  'SourcePathRefused',
   'QualityGateFailed',
   'UnknownDataset',
   'ConfigError',
@@ -70,6 +71,14 @@ export interface LoadResult {
   rowsLoaded: number;
   rowsRejected: number;
   durationMs: number;
+  /** Pieces the file was loaded in (parallel chunk activities; 1 for small files and non-CSV formats). */
+  chunks?: number;
+  /** The reject budget the load ran under: "N" rows or "P%". */
+  rejectBudget?: string;
+  /** The most common reasons rows were rejected (see ops.rejected_rows), most frequent first. */
+  rejectKinds?: { kind: string; rows: number }[];
+  /** Row numbers (from 1, after the header) of the first rejected rows. */
+  firstRejectedRows?: number[];
 }
 
 export interface ModelResult {

@@ -1,30 +1,84 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { INPUT_ERROR_TYPES } from '../src/contracts';
 import type { LoadResult } from '../src/contracts';
 
-// How one source gets into staging. The pipeline calls ingestSource once per source;
-// how the load is split (one activity today) is this module's business alone.
+// How one source gets into staging. The pipeline calls ingestSource once per source; how the load is split is
+// this module's business alone:
+//
+//   planLoad      path, header, sha256, chunk plan (byte ranges cut at record starts), empty landing table
+//   loadChunk ×N  side by side (as many at once as the workers run activities); each commits batch by batch and,
+//                 retried, carries on from its last committed batch
+//   publishLoad   primary key, duplicates, reject budget, swap into staging.<source>, ops.loads
+//
+// Only names, numbers and offsets travel through the history; rows never do.
 
-const { loadSource } = proxyActivities<Activities>({
-  // A load streams the whole file; the heartbeat tells a dead worker apart from a slow file within seconds.
+const retry = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  maximumAttempts: 8,
+  nonRetryableErrorTypes: [...INPUT_ERROR_TYPES],
+};
+
+// Loads heartbeat every second: with a 10 s heartbeat timeout a dead worker is noticed, and its chunk handed to
+// another worker, within seconds (the start-to-close timeout is only the outer bound for a very slow file).
+const { planLoad, loadChunk, publishLoad } = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 8,
-    nonRetryableErrorTypes: [...INPUT_ERROR_TYPES],
-  },
+  heartbeatTimeout: '10 seconds',
+  retry,
+});
+
+// Runs started before the fan-out existed loaded each source with one activity; they replay that way.
+const { loadSource } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '10 seconds',
+  retry,
+});
+
+const { discardLoad } = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { ...retry, maximumAttempts: 3 },
 });
 
 export interface IngestSourceInput {
   dataset: string;
   source: string;
   sourceDir: string;
+  /** The run's reject budget override: "N" rows or "P%" of rows read; default the source's own. */
+  rejectBudget?: string;
 }
 
 export async function ingestSource(input: IngestSourceInput): Promise<LoadResult> {
-  return loadSource(input);
+  if (!patched('ingest-plan-chunks-publish')) return loadSource(input);
+  const { runId, workflowId } = workflowInfo();
+  const ref = { dataset: input.dataset, source: input.source, runId, workflowId };
+  const plan = await planLoad.executeWithOptions({ summary: `plan ${input.source}` }, [
+    { ...ref, sourceDir: input.sourceDir, rejectBudget: input.rejectBudget },
+  ]);
+  try {
+    // A second round happens only when publishing found duplicate keys in a load made without row numbers.
+    for (let round = 0; round < 2; round++) {
+      const n = plan.chunks.length;
+      await Promise.all(
+        plan.chunks.map((chunk) =>
+          loadChunk.executeWithOptions({ summary: `load ${input.source} chunk ${chunk + 1}/${n}${round > 0 ? ' (with row numbers)' : ''}` }, [{ ...ref, chunk }]),
+        ),
+      );
+      const outcome = await publishLoad.executeWithOptions({ summary: `publish ${input.source}` }, [ref]);
+      if (outcome.status === 'published') return outcome.result;
+    }
+    throw ApplicationFailure.nonRetryable(`${plan.file}: the load could not be published after reloading it with row numbers`, 'SourceFormatError');
+  } catch (err) {
+    // Do not leave the landing table behind; its rejected rows stay in ops.rejected_rows. Best effort: a landing
+    // table that survives (database down) is swept by a later plan.
+    await CancellationScope.nonCancellable(async () => {
+      try {
+        await discardLoad(ref);
+      } catch {
+        // swept later
+      }
+    });
+    throw err;
+  }
 }

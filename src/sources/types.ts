@@ -2,6 +2,13 @@ import type { z } from 'zod';
 
 export type SourceFormat = 'csv' | 'excel' | 'json' | 'parquet';
 
+/**
+ * What a column holds, for the ingest engine's fast path (src/ingest/fast-validate.ts): it checks cells of these
+ * kinds by hand and falls back to the zod schema (the source of truth) whenever its check is not sure.
+ * 'custom' columns always go through zod.
+ */
+export type ColumnKind = 'int' | 'numeric' | 'text' | 'timestamp' | 'date' | 'custom';
+
 /** A column of a source table: how to validate it (zod) and how to store it (PostgreSQL type). */
 export interface ColumnSpec {
   /** Zod schema for one cell; it coerces what readers produce (strings, numbers, bigints, Dates). */
@@ -9,7 +16,14 @@ export interface ColumnSpec {
   /** PostgreSQL type of the staging column. */
   pgType: string;
   nullable: boolean;
+  /** Kind of value (default 'custom'). */
+  kind?: ColumnKind;
+  /** The column's name in the file when it differs from the staging column name (e.g. "Order Date"). */
+  header?: string;
 }
+
+/** A reject budget: N rows, or "P%" of the rows read. */
+export type RejectBudgetSpec = number | `${number}%`;
 
 export interface SourceSpec {
   /** Registry key and the name of its staging table (`staging.<name>`). */
@@ -24,8 +38,10 @@ export interface SourceSpec {
   primaryKey: string[];
   /** The zod schema of one row, built from `columns` (plus any cross-column refinements). */
   rowSchema: z.ZodType<Record<string, unknown>>;
-  /** Rows this source may reject before the load fails (quarantine seam; 0 today). */
-  rejectBudget: number;
+  /** The cross-column rules folded into rowSchema, kept for the ingest fast path (same function, same messages). */
+  refine?: (row: Record<string, unknown>) => { column: string; message: string }[];
+  /** Rows this source may reject before the load fails: N rows or "P%" of rows read (default 0). */
+  rejectBudget: RejectBudgetSpec;
 }
 
 /** One record as read from a file, before validation. `row` counts from 1 at the first data row. */
@@ -43,6 +59,11 @@ export interface RecordStream {
 export interface ReaderOptions {
   /** Excel: sheet name; default the first worksheet. */
   sheet?: string;
+  /**
+   * Excel: header names of date/timestamp columns. A plain number in such a column is an Excel serial day number
+   * (a date typed without a date format) and is read as a Date; elsewhere numbers stay numbers.
+   */
+  dateColumns?: readonly string[];
   /** Display name for error messages (the file name relative to the source root). */
   displayName: string;
 }

@@ -28,7 +28,7 @@ function list(names: string[]): string {
  * and duplicated columns, with a hint when an unexpected name differs from a missing one only in case/spacing.
  */
 export function checkHeader(spec: SourceSpec, header: string[], displayName: string): void {
-  const expected = Object.keys(spec.columns);
+  const expected = fileColumns(spec).map((c) => c.header);
   const names = header.map((h) => String(h).trim());
   const counts = new Map<string, number>();
   for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
@@ -66,15 +66,22 @@ function isBlank(value: unknown): boolean {
   return value === null || value === undefined || (typeof value === 'string' && value.trim() === '');
 }
 
-const columnNames = new WeakMap<SourceSpec, string[]>();
+/** A source column with the name it has in the file (its `header`, else the column name itself). */
+export interface FileColumn {
+  name: string;
+  header: string;
+}
 
-function columnsOf(spec: SourceSpec): string[] {
-  let names = columnNames.get(spec);
-  if (!names) {
-    names = Object.keys(spec.columns);
-    columnNames.set(spec, names);
+const fileColumnCache = new WeakMap<SourceSpec, FileColumn[]>();
+
+/** The source's columns, in staging order, each with the name the file uses for it. */
+export function fileColumns(spec: SourceSpec): FileColumn[] {
+  let cols = fileColumnCache.get(spec);
+  if (!cols) {
+    cols = Object.entries(spec.columns).map(([name, c]) => ({ name, header: c.header ?? name }));
+    fileColumnCache.set(spec, cols);
   }
-  return names;
+  return cols;
 }
 
 /**
@@ -84,17 +91,20 @@ function columnsOf(spec: SourceSpec): string[] {
  */
 export function validateRecord(spec: SourceSpec, record: RawRecord): RecordResult {
   const input: Record<string, unknown> = {};
-  for (const name of columnsOf(spec)) input[name] = record.values[name];
+  for (const { name, header } of fileColumns(spec)) input[name] = record.values[header];
   const result = spec.rowSchema.safeParse(input);
   if (result.success) return { ok: true, row: result.data };
 
   const errors: RowError[] = [];
   const seen = new Set<string>();
   for (const issue of result.error.issues) {
-    const column = issue.path.length > 0 ? String(issue.path[0]) : '';
+    const name = issue.path.length > 0 ? String(issue.path[0]) : '';
+    const known = name !== '' && Object.hasOwn(spec.columns, name);
+    // Messages name the column as the file does ("Order Date"), values are looked up the same way.
+    const column = known ? (spec.columns[name]!.header ?? name) : name;
     const value = column ? record.values[column] : undefined;
     // A blank cell in a required column: say so, rather than the type the cell would have needed.
-    const required = column !== '' && Object.hasOwn(spec.columns, column) && !spec.columns[column]!.nullable;
+    const required = known && !spec.columns[name]!.nullable;
     const message = required && isBlank(value) ? 'a value is required' : issue.message;
     const key = `${column}\u0000${message}`;
     if (seen.has(key)) continue;
@@ -104,8 +114,18 @@ export function validateRecord(spec: SourceSpec, record: RawRecord): RecordResul
   return { ok: false, errors };
 }
 
+/** One error, readable: `column qty: expected an integer (got "abc")`. */
+export function describeRowError(e: RowError): string {
+  return e.column ? `column ${e.column}: ${e.message} (got ${showValue(e.value)})` : e.message;
+}
+
 /** `order_details.csv row 17: column qty: expected an integer (got "abc"); column unit_sales: ...` */
 export function describeRowErrors(displayName: string, row: number, errors: RowError[]): string {
-  const parts = errors.map((e) => (e.column ? `column ${e.column}: ${e.message} (got ${showValue(e.value)})` : e.message));
-  return `${displayName} row ${row}: ${parts.join('; ')}`;
+  return `${displayName} row ${row}: ${errors.map(describeRowError).join('; ')}`;
+}
+
+/** The kind of an error, without the value: `qty: expected an integer`; numbers in the message become N. */
+export function errorKind(e: RowError): string {
+  const message = e.message.replace(/-?\d+(?:\.\d+)?(?:e[+-]?\d+)?/gi, 'N');
+  return e.column ? `${e.column}: ${message}` : message;
 }

@@ -96,7 +96,7 @@ function incompleteTail(buf: Buffer): Buffer {
 }
 
 /** Index of the first byte that makes `buf` invalid UTF-8; -1 if valid (an incomplete sequence at the very end counts as valid). */
-function firstInvalidUtf8(buf: Buffer): number {
+export function firstInvalidUtf8(buf: Buffer): number {
   let i = 0;
   while (i < buf.length) {
     const b = buf[i]!;

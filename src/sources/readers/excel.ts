@@ -139,6 +139,8 @@ function quoteList(names: string[]): string {
  * `row` 17 is Excel row 18, whatever blank rows lie in between, so a person can find it in Excel.
  *
  * A non-blank cell to the right of the header is a SourceFormatError (a value without a column name).
+ * With options.dateColumns, a plain number (1 to 2958465, i.e. up to 9999-12-31) in one of those columns is an Excel
+ * serial date and becomes a Date.
  * Memory: exceljs streams the zip; worksheet parts that come before sharedStrings.xml or workbook.xml in the zip are
  * spooled to a temp file (disk, not memory) and parsed afterwards; the shared strings table is held in memory.
  */
@@ -220,6 +222,9 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
   }
   const width = header.length;
   const build = recordBuilder(header);
+  // Date columns: a plain number there is a date typed as a serial day number (no date format on the cell).
+  const wanted = new Set(options.dateColumns ?? []);
+  const dateIndexes = header.flatMap((h, i) => (wanted.has(h) ? [i] : []));
 
   async function* records(): AsyncGenerator<RawRecord> {
     try {
@@ -245,6 +250,10 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
           }
         }
         if (cells.length < width) for (let i = cells.length; i < width; i++) cells[i] = null;
+        for (const i of dateIndexes) {
+          const v = cells[i];
+          if (typeof v === 'number' && Number.isFinite(v) && v > 0 && v < 2_958_466) cells[i] = serialToDate(v, date1904);
+        }
         yield { row, values: build(cells) };
       }
     } finally {
