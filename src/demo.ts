@@ -10,6 +10,7 @@ import { loadConfig, redactUrl } from './config';
 import type { PipelineSummary } from './contracts';
 import { getDataset } from './datasets';
 import { createPool } from './db';
+import { parseRejectBudget } from './ingest/budget';
 import { startEmbeddedPostgres } from './dev/embedded-postgres';
 import { startDevServer } from './dev/temporal-server';
 import { migrate } from './warehouse/migrate';
@@ -29,16 +30,28 @@ async function main(): Promise<number> {
       source: { type: 'string', default: path.join(ROOT, 'dataset') },
       dataset: { type: 'string' },
       'keep-open': { type: 'boolean', default: false },
+      'reject-budget': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log(`usage: npm run demo [-- --source DIR] [--dataset NAME] [--keep-open]
+    console.log(`usage: npm run demo [-- --source DIR] [--dataset NAME] [--reject-budget N|P%] [--keep-open]
 
 Runs the whole pipeline once on DIR (default: the repository's dataset/) and prints the datamarts' headline figures.
 Starts an embedded PostgreSQL unless DATABASE_URL is set, and a Temporal dev server with its Web UI unless
-TEMPORAL_ADDRESS is set. --keep-open keeps everything running afterwards (Ctrl+C to stop) so you can browse the run.`);
+TEMPORAL_ADDRESS is set. --reject-budget lets each source quarantine up to N rows (or P% of its rows) in
+ops.rejected_rows instead of failing (default: each source's own budget, 0 for the sample dataset).
+--keep-open keeps everything running afterwards (Ctrl+C to stop) so you can browse the run.`);
     return 0;
+  }
+  const rejectBudget = values['reject-budget'];
+  if (rejectBudget !== undefined) {
+    try {
+      parseRejectBudget(rejectBudget, '--reject-budget');
+    } catch (err) {
+      console.error((err as Error).message);
+      return 2;
+    }
   }
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {
@@ -78,7 +91,7 @@ TEMPORAL_ADDRESS is set. --keep-open keeps everything running afterwards (Ctrl+C
     let summary: PipelineSummary | undefined;
     let failure: unknown;
     await worker.runUntil(async () => {
-      const run = await startPipeline(client, config, { dataset: dataset.name, sourceDir: values.source!, runKey: 'demo' });
+      const run = await startPipeline(client, config, { dataset: dataset.name, sourceDir: values.source!, runKey: 'demo', rejectBudget });
       console.log(`pipeline ${run.workflowId} started; watch it at ${webUiLink(config, run.workflowId, run.runId)}`);
       try {
         summary = (await run.handle.result()) as PipelineSummary;
