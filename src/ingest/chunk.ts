@@ -212,6 +212,14 @@ export async function loadChunk(pool: Pool, spec: SourceSpec, runId: string, chu
   const started = Date.now();
   const plan = await readPlan(pool, runId, spec.name);
   if (!plan) throw new Error(`no load planned for source ${spec.name} in run ${runId}`);
+  if (plan.status === 'published') {
+    // a late duplicate of a chunk activity: report what was done
+    const { rows } = await pool.query<ChunkRow>(
+      `SELECT byte_start, byte_end, byte_done, rows_read, rows_loaded, rows_rejected, status, batches FROM ops.load_chunks WHERE run_id = $1 AND source = $2 AND chunk = $3`,
+      [plan.runId, plan.source, chunk],
+    );
+    if (rows[0]) return toResult(plan, chunk, rows[0], { byteDone: Number(rows[0].byte_done), rowsRead: Number(rows[0].rows_read), rowsLoaded: 0, rowsRejected: 0 }, 0, started);
+  }
   if (plan.status !== 'loading') {
     throw new Error(`the load of ${spec.name} in run ${runId} is ${plan.status}; chunk ${chunk} has nothing to do`);
   }
@@ -226,6 +234,16 @@ export async function loadChunk(pool: Pool, spec: SourceSpec, runId: string, chu
   if (row.status === 'done' || row.status === 'stopped') return toResult(plan, chunk, row, resumed, 0, started);
 
   const budget = parseRejectBudget(plan.rejectBudget);
+  if (certainlyOverBudget(budget, await rejectedSoFar(pool, plan))) {
+    // another chunk already blew the budget: the load will fail, reading on would be wasted work
+    const stopped = await pool.query<ChunkRow>(
+      `UPDATE ops.load_chunks SET status = 'stopped', finished_at = now(), updated_at = now()
+        WHERE run_id = $1 AND source = $2 AND chunk = $3 AND owner_token = $4
+        RETURNING byte_start, byte_end, byte_done, rows_read, rows_loaded, rows_rejected, status, batches`,
+      [plan.runId, plan.source, chunk, token],
+    );
+    if (stopped.rows[0]) return toResult(plan, chunk, stopped.rows[0], resumed, 0, started);
+  }
   const beat = (cp: Checkpoint, batches: number) =>
     opts.heartbeat?.({
       phase: 'loading',
