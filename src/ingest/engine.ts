@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { LoadResult } from '../contracts';
 import type { Pool } from '../db';
 import type { SourceSpec } from '../sources/types';
@@ -22,7 +23,7 @@ export interface IngestFileOptions {
   rejectBudget?: string;
   /** Target chunk size in bytes (CSV); default GUDANG_CHUNK_BYTES or 64 MiB. */
   chunkBytes?: number;
-  /** Chunks loaded at once (each on its own connection); default 1. */
+  /** Chunks loaded at once (each on its own connection); default the number of CPUs, at most 4. */
   concurrency?: number;
   /** Input bytes per batch (transaction); default 16 MiB. */
   batchBytes?: number;
@@ -88,7 +89,7 @@ export async function ingestFile(pool: Pool, spec: SourceSpec, sourceDir: string
   try {
     for (let round = 0; ; round++) {
       t = Date.now();
-      const results: ChunkResult[] = await mapLimited(plan.chunks, opts.concurrency ?? 1, (c) =>
+      const results: ChunkResult[] = await mapLimited(plan.chunks, opts.concurrency ?? Math.min(4, availableParallelism()), (c) =>
         loadChunk(pool, spec, runId, c.chunk, {
           batchBytes: opts.batchBytes,
           batchMs: opts.batchMs,

@@ -76,6 +76,7 @@ export class CsvRowProcessor {
   private readonly nums: Float64Array;
   private readonly times: Float64Array;
   private readonly refine: SourceSpec['refine'];
+  private readonly refineRow: Record<string, unknown> = {};
   /** Line end of the current COPY stream (EOL_NONE until the first line is written). */
   private eol = EOL_NONE;
 
@@ -98,6 +99,7 @@ export class CsvRowProcessor {
     this.nums = new Float64Array(this.width);
     this.times = new Float64Array(this.width);
     this.refine = layout.spec.refine;
+    for (const name of layout.names) this.refineRow[name] = null;
   }
 
   /** A new COPY statement begins: forget the line-end style, drop the output of the previous batch. */
@@ -242,10 +244,13 @@ export class CsvRowProcessor {
     return p;
   }
 
-  /** The row as the source's refine rules expect it (numbers, strings, Dates, nulls), from the fast path's parse. */
+  /**
+   * The row as the source's refine rules expect it (numbers, strings, Dates, nulls), from the fast path's parse.
+   * One object, refilled for every row (a stable shape is much cheaper than a new object per row): refine rules
+   * read it and must not keep it. Column names are registry identifiers (defineSource refuses "__proto__").
+   */
   private typedRow(buf: Buffer): Record<string, unknown> {
-    // Column names are registry identifiers (defineSource refuses "__proto__"), so plain assignment is safe.
-    const row: Record<string, unknown> = {};
+    const row = this.refineRow;
     const { names, codes } = this.layout;
     const fs = this.scanner.fs;
     const fe = this.scanner.fe;
