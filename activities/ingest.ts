@@ -5,7 +5,7 @@ import type { LoadResult } from '../src/contracts';
 import { getDataset } from '../src/datasets';
 import type { Pool } from '../src/db';
 import type { ChunkResult } from '../src/ingest/chunk';
-import { loadChunk } from '../src/ingest/chunk';
+import { LoadNotActiveError, loadChunk } from '../src/ingest/chunk';
 import { loadSource } from '../src/ingest/load';
 import { planLoad } from '../src/ingest/plan';
 import { discardLoad, publishLoad } from '../src/ingest/publish';
@@ -144,10 +144,16 @@ export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
           // The database checkpoint is the truth; the last heartbeat of the failed attempt only tells the log where it was.
           const previous = ctx.info.heartbeatDetails as { committedRows?: number } | undefined;
           if (previous?.committedRows) ctx.log.info(`chunk ${input.chunk} of ${input.source}: retry after ${previous.committedRows} committed rows`);
-          return loadChunk(pool, specOf(input.dataset, input.source), input.runId, input.chunk, {
-            heartbeat: beat,
-            signal: ctx.cancellationSignal,
-          });
+          try {
+            return await loadChunk(pool, specOf(input.dataset, input.source), input.runId, input.chunk, {
+              heartbeat: beat,
+              signal: ctx.cancellationSignal,
+            });
+          } catch (err) {
+            // the load was discarded (another chunk failed it): stop, do not retry
+            if (err instanceof LoadNotActiveError) throw ApplicationFailure.nonRetryable(err.message, 'LoadNotActive');
+            throw err;
+          }
         }),
       );
     },

@@ -25,6 +25,11 @@ import { CsvRowProcessor, csvLayout, rejectFromErrors } from './rows';
 // tests) can see where a load is. An attempt claims the chunk with a fresh token: a superseded attempt that is
 // still running (a zombie worker) can no longer commit, because each commit checks the token and the checkpoint.
 
+/** The load this chunk belongs to was published, failed or abandoned: there is nothing to do, and retrying will not help. */
+export class LoadNotActiveError extends Error {
+  override readonly name = 'LoadNotActiveError';
+}
+
 export interface ChunkOptions {
   /** Input bytes per batch (one transaction); default 16 MiB. */
   batchBytes?: number;
@@ -221,7 +226,7 @@ export async function loadChunk(pool: Pool, spec: SourceSpec, runId: string, chu
     if (rows[0]) return toResult(plan, chunk, rows[0], { byteDone: Number(rows[0].byte_done), rowsRead: Number(rows[0].rows_read), rowsLoaded: 0, rowsRejected: 0 }, 0, started);
   }
   if (plan.status !== 'loading') {
-    throw new Error(`the load of ${spec.name} in run ${runId} is ${plan.status}; chunk ${chunk} has nothing to do`);
+    throw new LoadNotActiveError(`the load of ${spec.name} in run ${runId} is ${plan.status}; chunk ${chunk} has nothing to do`);
   }
   const token = randomUUID();
   const row = await claim(pool, plan, chunk, token);

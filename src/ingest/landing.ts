@@ -7,9 +7,9 @@ import { quoteIdent } from './staging';
 
 export const LANDING_SCHEMA = 'landing';
 
-/** landing.<source>__<12 hex of sha256(run id)>: one per (run, source), at most 54 characters. */
+/** landing.<source>__<12 hex of sha256(run id, source)>: one per (run, source), at most 54 characters. */
 export function landingTableName(source: string, runId: string): string {
-  const key = createHash('sha256').update(runId).digest('hex').slice(0, 12);
+  const key = createHash('sha256').update(`${runId}\u0000${source}`).digest('hex').slice(0, 12);
   return `${source.slice(0, 40)}__${key}`;
 }
 

@@ -354,6 +354,16 @@ void describe('through the pipeline (Temporal)', () => {
       { order_detail_id: 999002, product_key: (facts.rows[1] as { product_key: number }).product_key, customer_key: -1, location_key: -1 },
     ]);
     assert.notEqual((facts.rows[1] as { product_key: number }).product_key, -1);
+    // and reported
+    const report = await h.db.pool.query(await readFile(path.resolve(import.meta.dirname, '../../sql/checks/django-apparel/orphans.sql'), 'utf8'));
+    assert.deepEqual(
+      report.rows.map((r: { reference: string; order_lines: string; sample_order_detail_ids: string[] }) => [r.reference, Number(r.order_lines), r.sample_order_detail_ids.map(Number)]),
+      [
+        ['city', 1, [999002]],
+        ['customer', 1, [999002]],
+        ['product', 1, [999001]],
+      ],
+    );
     const landing = await h.db.pool.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'landing'`);
     assert.equal(landing.rows[0].n, 0);
   });
