@@ -219,7 +219,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
         layer.models.map((m) =>
           step(
             `build ${m}`,
-            () => buildModel.executeWithOptions({ summary: `build ${m}${period ? ` for ${period}` : ''}` }, [{ dataset: plan.dataset, layer: layer.name, model: m, period }]),
+            () => buildModel.executeWithOptions({ summary: `build ${m}` }, [{ dataset: plan.dataset, layer: layer.name, model: m, period }]),
             (e, r) => {
               e.rows = r.rows;
               e.table = r.table;

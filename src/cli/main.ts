@@ -1,13 +1,9 @@
 import { pathToFileURL } from 'node:url';
-import { EXIT, ExitError, UsageError, isParseError, isUnavailable } from './common';
-import { RERUN_HELP, rerunCommand } from './rerun';
-import { RUN_HELP, runCommand } from './run';
-import { RUNS_HELP, runsCommand } from './runs';
-import { SCHEDULE_HELP, scheduleCommand } from './schedule';
-import { CANCEL_HELP, STATUS_HELP, cancelCommand, statusCommand } from './status';
+import { EXIT, ExitError, UsageError, isParseError, isUnavailable } from './exit';
 
 // The client script: `npm run pipeline -- <command> [options]`, or `npx gudang <command> [options]`.
-// One file per command group; this one only dispatches and maps errors to exit codes (see EXIT in common.ts).
+// One file per command group, loaded when its command runs (so --help answers at once); this file only
+// dispatches and maps errors to exit codes (see EXIT in common.ts).
 
 export { EXIT };
 
@@ -29,13 +25,36 @@ environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TE
 exit codes: 0 ok, 1 the run failed, 2 bad usage, 3 Temporal (or PostgreSQL) unreachable, 4 not found,
             5 conflict (schedule exists, run still running)`;
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
-  run: { run: runCommand, help: RUN_HELP },
-  status: { run: statusCommand, help: STATUS_HELP },
-  cancel: { run: cancelCommand, help: CANCEL_HELP },
-  runs: { run: runsCommand, help: RUNS_HELP },
-  rerun: { run: rerunCommand, help: RERUN_HELP },
-  schedule: { run: scheduleCommand, help: SCHEDULE_HELP.main! },
+interface Command {
+  run(argv: string[]): Promise<number>;
+  help: string;
+}
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => {
+    const m = await import('./run');
+    return { run: m.runCommand, help: m.RUN_HELP };
+  },
+  status: async () => {
+    const m = await import('./status');
+    return { run: m.statusCommand, help: m.STATUS_HELP };
+  },
+  cancel: async () => {
+    const m = await import('./status');
+    return { run: m.cancelCommand, help: m.CANCEL_HELP };
+  },
+  runs: async () => {
+    const m = await import('./runs');
+    return { run: m.runsCommand, help: m.RUNS_HELP };
+  },
+  rerun: async () => {
+    const m = await import('./rerun');
+    return { run: m.rerunCommand, help: m.RERUN_HELP };
+  },
+  schedule: async () => {
+    const m = await import('./schedule');
+    return { run: m.scheduleCommand, help: m.SCHEDULE_HELP.main! };
+  },
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -44,9 +63,11 @@ export async function main(argv: string[]): Promise<number> {
     console.log(MAIN_HELP);
     return EXIT.ok;
   }
-  const cmd = COMMANDS[command];
+  let cmd: Command | undefined;
   try {
-    if (!cmd) throw new UsageError(`unknown command "${command}"`);
+    const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (!load) throw new UsageError(`unknown command "${command}"`);
+    cmd = await load();
     return await cmd.run(rest);
   } catch (err) {
     if (err instanceof UsageError || isParseError(err)) {
