@@ -12,6 +12,7 @@ import type { RawRecord, SourceSpec } from '../sources/types';
 import { validateRecord } from '../sources/validate';
 import { certainlyOverBudget, parseRejectBudget } from './budget';
 import { copyTextLine, csvField, jsonForPg, textArrayLiteral } from './encode';
+import { withClient } from './client';
 import { copySql } from './landing';
 import type { LoadPlan } from './plan';
 import { MAX_RECORD_BYTES, readPlan } from './plan';
@@ -265,9 +266,7 @@ export async function loadChunk(pool: Pool, spec: SourceSpec, runId: string, chu
   beat(resumed, 0);
   await assertUnchanged(plan, plan.path);
 
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
+  return withClient(pool, async (client) => {
     const run = plan.format === 'csv' ? loadCsvBatches : loadRecordBatches;
     const outcome = await run(client, pool, spec, plan, chunk, token, resumed, { ...opts, heartbeat: undefined }, budget, (cp, n) => beat(cp, n));
     const final = await pool.query<ChunkRow>(
@@ -275,13 +274,7 @@ export async function loadChunk(pool: Pool, spec: SourceSpec, runId: string, chu
       [plan.runId, plan.source, chunk],
     );
     return toResult(plan, chunk, final.rows[0]!, resumed, outcome.batches, started);
-  } catch (err) {
-    broken = err instanceof Error ? err : new Error(String(err));
-    throw err;
-  } finally {
-    // A connection that failed mid-COPY may be in any state: never hand it back to the pool.
-    client.release(broken);
-  }
+  });
 }
 
 type BatchRunner = (
