@@ -261,6 +261,23 @@ void describe('awkward but valid input loads', () => {
     }
   });
 
+  void test('duplicate keys in a JSON file: the later occurrence is rejected, naming the first row', async () => {
+    const products = source('products');
+    const records = [
+      { product_id: 1, product_name: 'A', size: 'M', price: 10, product_category_id: 1 },
+      { product_id: 2, product_name: 'B', size: 'L', price: 12.5, product_category_id: 2 },
+      { product_id: 1, product_name: 'A again', size: 'S', price: 11, product_category_id: 1 },
+    ];
+    const r = await load(products, await fixture({ 'products.json': JSON.stringify(records) }), '1');
+    assert.deepEqual([r.rowsRead, r.rowsLoaded, r.rowsRejected], [3, 2, 1]);
+    const [rej] = await rejectedRows(r.runId);
+    assert.equal(rej!.row_number, 3);
+    assert.deepEqual(rej!.errors, ['duplicate primary key product_id=1, first seen at row 1']);
+    assert.equal(rej!.raw.product_name, 'A again');
+    const kept = await h.db.pool.query(`SELECT product_name FROM staging.products WHERE product_id = 1`);
+    assert.equal(kept.rows[0].product_name, 'A');
+  });
+
   void test('an Excel workbook with extra sheets, blank rows, formula cells, dates as serial numbers and as text', async () => {
     const wb = new ExcelJS.Workbook();
     wb.addWorksheet('Read me').addRow(['this sheet is not the data']);
