@@ -546,11 +546,15 @@ export async function withDiagnostics<T>(
   }
 }
 
-/** Runs wait(signal), but rejects at once if the process exits first, with its output; the wait is then aborted. */
-export async function unlessExits<T>(proc: ManagedProcess, what: string, wait: (signal: AbortSignal) => Promise<T>): Promise<T> {
+/**
+ * Runs wait(signal), but rejects at once if the process exits first, with its output; the wait is then aborted.
+ * `what` may be a function, called when the message is made (to say, for example, how long after an event).
+ */
+export async function unlessExits<T>(proc: ManagedProcess, what: string | (() => string), wait: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   const died = proc.exited.then(({ code, signal }): never => {
-    throw new Error(`${proc.name} (pid ${proc.pid}) exited (code ${code}, signal ${signal}) while ${what}. Its output:\n${proc.output()}`);
+    const doing = typeof what === 'function' ? what() : what;
+    throw new Error(`${proc.name} (pid ${proc.pid}) exited (code ${code}, signal ${signal}) while ${doing}. Its output:\n${proc.output()}`);
   });
   died.catch(() => undefined);
   try {

@@ -60,8 +60,8 @@ describe('fault: the Temporal server crashes and restarts in the middle of a run
       const watch = watchLoad(run.handle, 'order_details');
       try {
         await withDiagnostics(t, { observations: () => watch.observations, processes: () => [worker] }, async () => {
-          const progress = await whileRunning(run.handle, 'the order_details load got a quarter through', (signal) =>
-            waitForMidLoad(rig.db, run.runId, 'order_details', { minRows: Math.floor(lines / 4), totalRows: lines, timeoutMs: 120_000, signal }),
+          const progress = await whileRunning(run.handle, 'the order_details load got half way', (signal) =>
+            waitForMidLoad(rig.db, run.runId, 'order_details', { minRows: Math.floor(lines / 2), totalRows: lines, timeoutMs: 120_000, signal }),
           );
           const address = rig.server.address;
 

@@ -83,10 +83,11 @@ describe('fault: SIGKILL of the worker process in the middle of a large load', (
       const watch = watchLoad(run.handle, 'order_details');
       try {
         await withDiagnostics(t, { observations: () => watch.observations, processes: () => workers }, async () => {
-          // Mid-load: a quarter of order_details is in (a batch committed, when the engine commits in batches),
+          // Mid-load: half of order_details is done (a batch committed, when the engine commits in batches, and the next one
+          // part way through its COPY),
           // a COPY is running, and the server holds the loading activity as STARTED.
-          const progress = await whileRunning(run.handle, 'the order_details load got a quarter through', (signal) =>
-            waitForMidLoad(rig.db, run.runId, 'order_details', { minRows: Math.floor(lines / 4), totalRows: lines, timeoutMs: 120_000, signal }),
+          const progress = await whileRunning(run.handle, 'the order_details load got half way', (signal) =>
+            waitForMidLoad(rig.db, run.runId, 'order_details', { minRows: Math.floor(lines / 2), totalRows: lines, timeoutMs: 120_000, signal }),
           );
           const started = await watch.waitFor(
             'the order_details load STARTED at the server',
@@ -149,14 +150,7 @@ describe('fault: SIGKILL of the worker process in the middle of a large load', (
             checkpointAtKill,
             checkpointAtEnd: await committedCheckpoint(rig.db, run.runId, 'order_details', killed.chunk),
             lastSeenOfAttempt1,
-            firstHeartbeatOfRetry: watch.observations.find(
-              (o) =>
-                o.activityId === killed.activityId &&
-                o.attempt >= 2 &&
-                o.lastHeartbeatAt !== null &&
-                o.lastStartedAt !== null &&
-                o.lastHeartbeatAt >= o.lastStartedAt,
-            ),
+            firstHeartbeatOfRetry: firstHeartbeatOfRetry(watch.observations, killed.activityId),
             result: completedResults(events, [killed])[0],
             observations: watch.observations.filter((o) => o.activityId === killed.activityId),
           };
@@ -196,6 +190,7 @@ describe('fault: SIGKILL of the worker process in the middle of a large load', (
       await recordFigures(t, 'resume-from-checkpoint', {
         loadingActivity: `${r.type}${r.chunk === undefined ? '' : ` (chunk ${r.chunk})`}`,
         rowsDoneWhenKilled: r.rowsDoneAtKill,
+        rowsInFlightWhenKilledRolledBack: r.checkpointAtKill ? r.rowsDoneAtKill - r.checkpointAtKill.rowsRead : null,
         checkpointAtKill: r.checkpointAtKill,
         firstHeartbeatOfAttempt2: first ?? null,
         resultOfAttempt2: result ?? null,
@@ -235,3 +230,14 @@ describe('fault: SIGKILL of the worker process in the middle of a large load', (
     },
   );
 });
+
+/**
+ * The first heartbeat the server received from the retried attempt (sent after it started) that carries a
+ * checkpoint; else its first heartbeat of any kind.
+ */
+function firstHeartbeatOfRetry(observations: LoadObservation[], activityId: string): LoadObservation | undefined {
+  const ofRetry = observations.filter(
+    (o) => o.activityId === activityId && o.attempt >= 2 && o.lastHeartbeatAt !== null && o.lastStartedAt !== null && o.lastHeartbeatAt >= o.lastStartedAt,
+  );
+  return ofRetry.find((o) => (o.details[0] as { resumedFromRow?: unknown } | undefined)?.resumedFromRow !== undefined) ?? ofRetry[0];
+}

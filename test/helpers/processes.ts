@@ -53,6 +53,8 @@ export class ManagedProcess {
   readonly child: ChildProcess;
   readonly name: string;
   readonly startedAt = Date.now();
+  /** When the process exited (ms since the epoch), once it has. */
+  exitedAt?: number;
   private readonly lines: string[] = [];
   private readonly waiters = new Set<LineWaiter>();
   private readonly partial = { stdout: '', stderr: '' };
@@ -64,7 +66,10 @@ export class ManagedProcess {
     this.child = spawn(cmd, cmdArgs, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     track(this.child);
     this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => resolve({ code, signal }));
+      this.child.once('exit', (code, signal) => {
+        this.exitedAt = Date.now();
+        resolve({ code, signal });
+      });
       this.child.once('error', (err) => {
         this.push('spawn', `could not spawn ${command}: ${err.message}`);
         resolve({ code: -1, signal: null });
