@@ -94,7 +94,8 @@ function publishIdentity(dataset: string, period: string | undefined, trigger: R
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSummary> {
   const info = workflowInfo();
-  const startedAt = Date.now();
+  // When Temporal started the run (time spent waiting for a worker included), as the Web UI shows it.
+  const startedAt = info.runStartTime.getTime();
   const trigger: RunTrigger = input.trigger ?? 'manual';
   const period = resolvePeriod(input, trigger);
   const runKey = input.runKey ?? period ?? 'full';

@@ -4,7 +4,8 @@ import type { RunStepName } from '../contracts';
 import { EXIT, UsageError, checkDataset, checkPeriod, config, connect, defaultSourceDir } from './common';
 import { followRun, formatOutcome, processOutput } from './progress';
 
-export const RUN_HELP = `usage: gudang run [--period YYYY-MM] [--source DIR] [--dataset NAME] [--wait]
+export const RUN_HELP = `usage: gudang run [--period YYYY-MM] [--source DIR] [--dataset NAME] [--from-step STEP] [--run-key KEY]
+                  [--reject-budget B] [--wait]
 
 Starts a pipeline run. With --period it loads that calendar month: the dimension sources are refreshed and
 the orders dated in the month (with their lines) replace that month's fact and mart rows. Without --period
