@@ -272,6 +272,9 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
       if (plan.mode === 'rowkeys') await client.query(`ALTER TABLE ${landing} DROP COLUMN IF EXISTS _chunk, DROP COLUMN IF EXISTS _row`);
       const target = stagingTable(spec);
       const pkName = quoteIdent(`${spec.name}_pkey`);
+      // The swap needs the old table to itself for a moment: wait for its readers, but not forever (the activity
+      // fails, is retried later, and nothing has changed meanwhile).
+      await client.query(`SET LOCAL lock_timeout = '60s'`);
       await client.query('SAVEPOINT swap');
       try {
         await client.query(`DROP TABLE IF EXISTS ${target}`);
