@@ -13,6 +13,10 @@ export function createPool(connectionString: string, max = 8): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, application_name: 'gudang' });
   // An idle client that loses its connection must not crash the worker; the next query reconnects.
   pool.on('error', (err) => console.error(`postgres pool: idle client error: ${err.message}`));
+  // pg-pool drops its own listener while a client is checked out: a connection lost mid-query (a terminated
+  // backend, a restarted server) would then be an unhandled 'error' event that kills the worker process.
+  // With this listener the query in flight rejects instead, the activity fails and Temporal retries it.
+  pool.on('connect', (client) => client.on('error', (err) => console.error(`postgres: connection lost: ${err.message}`)));
   return pool;
 }
 
