@@ -1,5 +1,5 @@
-import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { WorkflowExecutionDescription, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { fromPayloadsAtIndex } from '@temporalio/common';
 import path from 'node:path';
 import { SA, SEARCH_ATTRIBUTE_NAMES, backfillWorkflowIdFor, isPeriod, periodLabel, periodRange, workflowIdFor } from './contracts';
@@ -60,15 +60,16 @@ export async function startPipeline(client: Client, config: Config, input: Pipel
   const trigger = input.trigger ?? 'manual';
   const workflowId = workflowIdFor(input.dataset, runKey);
   const args: PipelineInput & { runKey: string; trigger: RunTrigger } = { ...input, sourceDir: path.resolve(input.sourceDir), runKey, trigger };
-  const running = await isRunning(client, workflowId);
-  const handle = await client.workflow.start('pipelineWorkflow', {
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    workflowId,
-    args: [args],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    ...runIdentity(args),
-  });
-  return { handle, workflowId, runId: handle.firstExecutionRunId, started: !running };
+  const { handle, runId, started } = await startOrJoin(client, workflowId, () =>
+    client.workflow.start('pipelineWorkflow', {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      workflowId,
+      args: [args],
+      workflowIdConflictPolicy: 'FAIL',
+      ...runIdentity(args),
+    }),
+  );
+  return { handle, workflowId, runId, started };
 }
 
 export interface StartedBackfill {
@@ -89,13 +90,12 @@ export async function startBackfill(
   const workflowId = backfillWorkflowIdFor(opts.dataset, opts.from, opts.to);
   const sourceDir = path.resolve(opts.sourceDir);
   const input: BackfillInput = { dataset: opts.dataset, sourceDir, periods, scheduleId: opts.scheduleId, rejectBudget: opts.rejectBudget };
-  const running = await isRunning(client, workflowId);
   const range = `${opts.from}..${opts.to}`;
-  const handle = await client.workflow.start('backfillWorkflow', {
+  const { handle, runId, started } = await startOrJoin(client, workflowId, () => client.workflow.start('backfillWorkflow', {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     workflowId,
     args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdConflictPolicy: 'FAIL',
     memo: { dataset: opts.dataset, periods: range, sourceDir, trigger: 'backfill', ...(opts.scheduleId ? { scheduleId: opts.scheduleId } : {}) },
     typedSearchAttributes: [
       { key: SA.dataset, value: opts.dataset },
@@ -103,16 +103,27 @@ export async function startBackfill(
       { key: SA.runKey, value: `backfill-${range}` },
     ],
     staticSummary: `${opts.dataset}: backfill of ${periods.length} month${periods.length === 1 ? '' : 's'}, ${range}`,
-  });
-  return { handle, workflowId, runId: handle.firstExecutionRunId, periods, started: !running };
+  }));
+  return { handle, workflowId, runId, periods, started };
 }
 
-async function isRunning(client: Client, workflowId: string): Promise<boolean> {
+/**
+ * Starts a workflow, or joins the execution of the same id that is already running. The server decides
+ * (conflict policy FAIL), so two starts at the same moment get one execution, one "started" and one "joined".
+ */
+async function startOrJoin(
+  client: Client,
+  workflowId: string,
+  start: () => Promise<WorkflowHandleWithFirstExecutionRunId>,
+): Promise<{ handle: WorkflowHandle; runId: string; started: boolean }> {
   try {
-    return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+    const handle = await start();
+    return { handle, runId: handle.firstExecutionRunId, started: true };
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
-    throw err;
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const running = client.workflow.getHandle(workflowId);
+    const { runId } = await running.describe();
+    return { handle: client.workflow.getHandle(workflowId, runId), runId, started: false };
   }
 }
 
