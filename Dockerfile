@@ -19,4 +19,4 @@ COPY . .
 RUN chown -R node:node /app
 USER node
 
-CMD ["npm", "run", "worker"]
+CMD ["node", "--import", "tsx", "src/worker.ts"]
