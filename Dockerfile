@@ -1,4 +1,4 @@
-# The gudang worker (npm run worker). Used by docker-compose.yml; see there for the
+# The gudang worker (src/worker.ts, run by node directly so it receives SIGTERM). Used by docker-compose.yml; see there for the
 # environment it expects (DATABASE_URL, TEMPORAL_ADDRESS, ...).
 FROM node:20-slim
 
