@@ -84,6 +84,10 @@ describe('fault: the Temporal server crashes and restarts in the middle of a run
           const afterRestart = events.filter((e) => (tsMs(e.eventTime) ?? 0) >= outage.readyAt);
           const firstAfter = afterRestart[0];
           assert.ok(firstAfter, 'the run recorded progress after the restart');
+          // The worker is back in touch when the server gets a heartbeat of the running load (or, if the load ended
+          // during the outage, its completion): whichever comes first after the restart.
+          const heartbeatAfter = watch.observations.find((o) => o.lastHeartbeatAt !== null && o.lastHeartbeatAt >= outage.readyAt);
+          const backInTouchAt = Math.min(heartbeatAfter?.lastHeartbeatAt ?? Infinity, tsMs(firstAfter.eventTime) ?? Infinity);
 
           await recordFigures(t, 'temporal-restart', {
             orderLines: lines,
@@ -91,6 +95,8 @@ describe('fault: the Temporal server crashes and restarts in the middle of a run
             serverDownMs: outage.startedAt - outage.killedAt,
             serverRestartMs: outage.readyAt - outage.startedAt,
             outageTotalMs: outage.readyAt - outage.killedAt,
+            readyToWorkerHeardAgainMs: backInTouchAt - outage.readyAt,
+            heardAgainBy: heartbeatAfter?.lastHeartbeatAt === backInTouchAt ? 'a heartbeat of the running load' : eventTypeName(firstAfter.eventType),
             readyToFirstNewHistoryEventMs: (tsMs(firstAfter.eventTime) ?? 0) - outage.readyAt,
             firstEventAfterRestart: eventTypeName(firstAfter.eventType),
             readyToRunCompletedMs: doneAt - outage.readyAt,
