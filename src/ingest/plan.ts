@@ -276,16 +276,19 @@ async function forgetPlan(client: PoolClient, plan: LoadPlan): Promise<void> {
 
 /**
  * Drops landing tables nobody will publish: those of loads idle for `staleAfterMs` (their run died without cleaning
- * up: worker killed for good, workflow terminated), and any landing table no loading plan owns. Rejected rows stay.
+ * up: worker killed for good, workflow terminated), and those of failed or abandoned loads that are still there
+ * (a discard that did not get through). Rejected rows stay. A landing table without any plan is left alone: plan and
+ * table are created in one transaction, so such a table can only be one whose plan this query cannot see yet.
  */
 export async function sweepLandingTables(pool: Pool, staleAfterMs: number): Promise<string[]> {
-  const { rows } = await pool.query<{ run_id: string; source: string; landing_table: string }>(
-    `SELECT p.run_id, p.source, p.landing_table FROM ops.load_plans p
-      WHERE p.status = 'loading'
-        AND p.updated_at < now() - make_interval(secs => $1::double precision / 1000)
-        AND NOT EXISTS (SELECT 1 FROM ops.load_chunks c WHERE c.run_id = p.run_id AND c.source = p.source
-                          AND c.updated_at >= now() - make_interval(secs => $1::double precision / 1000))`,
-    [staleAfterMs],
+  const { rows } = await pool.query<{ run_id: string; source: string; landing_table: string; status: string }>(
+    `SELECT p.run_id, p.source, p.landing_table, p.status FROM ops.load_plans p
+      WHERE (p.status IN ('failed', 'abandoned') AND to_regclass(format('%I.%I', $2::text, p.landing_table)) IS NOT NULL)
+         OR (p.status = 'loading'
+             AND p.updated_at < now() - make_interval(secs => $1::double precision / 1000)
+             AND NOT EXISTS (SELECT 1 FROM ops.load_chunks c WHERE c.run_id = p.run_id AND c.source = p.source
+                               AND c.updated_at >= now() - make_interval(secs => $1::double precision / 1000)))`,
+    [staleAfterMs, LANDING_SCHEMA],
   );
   const dropped: string[] = [];
   for (const r of rows) {
@@ -294,16 +297,6 @@ export async function sweepLandingTables(pool: Pool, staleAfterMs: number): Prom
       await client.query(`UPDATE ops.load_plans SET status = 'abandoned', updated_at = now() WHERE run_id = $1 AND source = $2 AND status = 'loading'`, [r.run_id, r.source]);
     });
     dropped.push(r.landing_table);
-  }
-  const orphans = await pool.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind = 'r'
-        AND NOT EXISTS (SELECT 1 FROM ops.load_plans p WHERE p.landing_table = c.relname AND p.status = 'loading')`,
-    [LANDING_SCHEMA],
-  );
-  for (const o of orphans.rows) {
-    await pool.query(`DROP TABLE IF EXISTS ${qualifiedLanding(o.name)}`);
-    dropped.push(o.name);
   }
   return dropped;
 }
