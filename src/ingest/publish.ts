@@ -221,8 +221,15 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
   // 2. primary key, and duplicates
   const landing = qualifiedLanding(plan.landingTable);
   const index = pkIndexName(plan);
+  // One sort of the loaded keys. With the default maintenance_work_mem (64 MB) 10M keys spill to disk; 256 MB keeps
+  // them in memory (a setting of this transaction only; never lowered).
   const createIndex = () =>
-    pool.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${quoteIdent(index)} ON ${landing} (${spec.primaryKey.map(quoteIdent).join(', ')})`);
+    inTransaction(pool, async (client) => {
+      await client.query(
+        `SELECT set_config('maintenance_work_mem', '256MB', true) FROM pg_settings WHERE name = 'maintenance_work_mem' AND setting::bigint < 262144`,
+      );
+      await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${quoteIdent(index)} ON ${landing} (${spec.primaryKey.map(quoteIdent).join(', ')})`);
+    });
   let t = Date.now();
   try {
     await beating(opts, 'primary key', createIndex);
