@@ -76,7 +76,13 @@ export class CsvRowProcessor {
   private readonly nums: Float64Array;
   private readonly times: Float64Array;
   private readonly refine: SourceSpec['refine'];
+  /**
+   * The row the refine rules see on the fast path: one object whose properties read the current record's cells on
+   * demand (a rule that looks at 3 columns decodes 3 cells; nothing is stored per row). Rules must not keep it.
+   */
   private readonly refineRow: Record<string, unknown> = {};
+  /** The buffer of the record being checked (for refineRow). */
+  private current: Buffer = Buffer.alloc(0);
   /** Line end of the current COPY stream (EOL_NONE until the first line is written). */
   private eol = EOL_NONE;
 
@@ -99,7 +105,7 @@ export class CsvRowProcessor {
     this.nums = new Float64Array(this.width);
     this.times = new Float64Array(this.width);
     this.refine = layout.spec.refine;
-    for (const name of layout.names) this.refineRow[name] = null;
+    layout.names.forEach((name, k) => Object.defineProperty(this.refineRow, name, { enumerable: true, get: () => this.cell(k) }));
   }
 
   /** A new COPY statement begins: forget the line-end style, drop the output of the previous batch. */
@@ -205,7 +211,10 @@ export class CsvRowProcessor {
         }
         // a line that is exactly "\." would end COPY's input early: re-encode it (quoted)
         if (ok && ce - ls === 2 && buf[ls] === 0x5c && buf[ls + 1] === 0x2e) ok = false;
-        if (ok && this.refine !== undefined && this.refine(this.typedRow(buf)).length > 0) ok = false;
+        if (ok && this.refine !== undefined) {
+          this.current = buf;
+          if (this.refine(this.refineRow).length > 0) ok = false;
+        }
       }
 
       if (ok && !rowKeys) {
@@ -244,24 +253,15 @@ export class CsvRowProcessor {
     return p;
   }
 
-  /**
-   * The row as the source's refine rules expect it (numbers, strings, Dates, nulls), from the fast path's parse.
-   * One object, refilled for every row (a stable shape is much cheaper than a new object per row): refine rules
-   * read it and must not keep it. Column names are registry identifiers (defineSource refuses "__proto__").
-   */
-  private typedRow(buf: Buffer): Record<string, unknown> {
-    const row = this.refineRow;
-    const { names, codes } = this.layout;
-    const fs = this.scanner.fs;
-    const fe = this.scanner.fe;
-    for (let k = 0; k < this.width; k++) {
-      const s = fs[k]!;
-      const e = fe[k]!;
-      const code = codes[k];
-      row[names[k]!] =
-        s === e ? null : code === 1 || code === 2 ? this.nums[k] : code === 4 || code === 5 ? new Date(this.times[k]!) : buf.toString('utf8', s, e);
-    }
-    return row;
+  /** The value of cell k of the record the scanner holds, as the refine rules expect it (fast path only). */
+  private cell(k: number): unknown {
+    const s = this.scanner.fs[k]!;
+    const e = this.scanner.fe[k]!;
+    if (s === e) return null;
+    const code = this.layout.codes[k];
+    if (code === 1 || code === 2) return this.nums[k];
+    if (code === 4 || code === 5) return new Date(this.times[k]!);
+    return this.current.toString('utf8', s, e);
   }
 
   /** The record decoded, as {header: text}, with extra fields under "(extra field N)". */
