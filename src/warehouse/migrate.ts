@@ -52,12 +52,17 @@ export async function migrate(pool: pg.Pool, sqlDir: string = SQL_DIR): Promise<
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
     try {
       // The ledger has to exist before the first migration can be recorded; under the lock this cannot race.
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ops`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ops.schema_migrations (
-        name       text        PRIMARY KEY,
-        checksum   text        NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now()
-      )`);
+      // Only created when missing: a restricted pipeline role (sql/roles/) may not CREATE in the database,
+      // and PostgreSQL refuses CREATE SCHEMA IF NOT EXISTS without that privilege even when the schema exists.
+      const { rows: ledger } = await client.query<{ t: string | null }>(`SELECT to_regclass('ops.schema_migrations')::text AS t`);
+      if (!ledger[0]?.t) {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ops`);
+        await client.query(`CREATE TABLE IF NOT EXISTS ops.schema_migrations (
+          name       text        PRIMARY KEY,
+          checksum   text        NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now()
+        )`);
+      }
       const { rows } = await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM ops.schema_migrations');
       const applied = new Map(rows.map((r) => [r.name, r.checksum]));
 

@@ -155,8 +155,8 @@ void describe('the restricted role', () => {
   void test('a whole pipeline run as the restricted role: loads (with rejects and a duplicate key), models, gates', async () => {
     // tables that earlier tests created as the owner are handed over by running the template again
     await h.db.pool.query(await readFile(ROLE_SQL, 'utf8'));
-    // migrations are the owner's job (done by the harness); the restricted role cannot even re-check them
-    await assert.rejects(migrate(restricted), /permission denied/);
+    // migrations are the owner's job (done by the harness); the restricted role's worker start-up only checks them
+    assert.deepEqual(await migrate(restricted), []);
     const d = path.join(root, 'restricted');
     await cp(path.join(root, 'seed'), d, { recursive: true });
     const od = path.join(d, 'order_details.csv');
