@@ -1,6 +1,6 @@
 /**
  * Measured figures of the fault tests: printed as test diagnostics and written to
- * test-artifacts/faults/<case>.json so docs/faults.md can be checked against a real run.
+ * test-artifacts/faults/<case>.json so the README faults table can be checked against a real run.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';

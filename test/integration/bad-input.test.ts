@@ -17,7 +17,7 @@ import { startHarness } from '../helpers/pipeline';
 import type { PipelineHarness } from '../helpers/pipeline';
 
 // Every kind of bad input the issue lists, each built here as a fixture, each with what happens to it.
-// docs/bad-input.md is the table of these cases; the test names say which row of the table they back.
+// The README's bad-input table lists these cases; the test names say which row of the table they back.
 
 const SEED = path.resolve(import.meta.dirname, '../../../shared/datasets/django-apparel');
 const source = (name: string): SourceSpec => djangoApparel.sources.find((s) => s.name === name)!;
