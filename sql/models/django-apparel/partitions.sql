@@ -4,13 +4,7 @@
 -- Lines without an order date belong to no month and are not counted.
 WITH
 
-run AS (
-  SELECT
-    period,
-    to_date(period || '-01', 'YYYY-MM-DD')::timestamp                        AS starts,
-    (to_date(period || '-01', 'YYYY-MM-DD') + interval '1 month')::timestamp AS ends
-  FROM (SELECT nullif(current_setting('gudang.period', true), '') AS period) AS params
-)
+run AS (SELECT period, starts, ends FROM ops.run_period())
 
 SELECT to_char(f.order_date, 'YYYY-MM') AS period, count(*)::bigint AS rows
 FROM warehouse.fct_transactions AS f

@@ -48,13 +48,7 @@ CREATE INDEX IF NOT EXISTS fct_transactions_order_date_idx   ON warehouse.fct_tr
 -- the rows this run replaces: everything, or the period's month
 WITH
 
-run AS (
-  SELECT
-    period,
-    to_date(period || '-01', 'YYYY-MM-DD')::timestamp                        AS starts,
-    (to_date(period || '-01', 'YYYY-MM-DD') + interval '1 month')::timestamp AS ends
-  FROM (SELECT nullif(current_setting('gudang.period', true), '') AS period) AS params
-),
+run AS (SELECT period, starts, ends FROM ops.run_period()),
 
 moved_into_period AS (
   SELECT od.order_detail_id
@@ -72,13 +66,7 @@ WHERE run.period IS NULL
 
 WITH
 
-run AS (
-  SELECT
-    period,
-    to_date(period || '-01', 'YYYY-MM-DD')::timestamp                        AS starts,
-    (to_date(period || '-01', 'YYYY-MM-DD') + interval '1 month')::timestamp AS ends
-  FROM (SELECT nullif(current_setting('gudang.period', true), '') AS period) AS params
-),
+run AS (SELECT period, starts, ends FROM ops.run_period()),
 
 -- import CTEs
 order_details AS (

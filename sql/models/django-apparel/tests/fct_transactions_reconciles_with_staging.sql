@@ -9,13 +9,7 @@
 -- whose order is dated in it, and the fact rows dated in it. Other months were not loaded by that run.
 WITH
 
-run AS (
-  SELECT
-    period,
-    to_date(period || '-01', 'YYYY-MM-DD')::timestamp                        AS starts,
-    (to_date(period || '-01', 'YYYY-MM-DD') + interval '1 month')::timestamp AS ends
-  FROM (SELECT nullif(current_setting('gudang.period', true), '') AS period) AS params
-),
+run AS (SELECT period, starts, ends FROM ops.run_period()),
 
 staged AS (
   SELECT od.order_detail_id, od.order_id, od.qty, od.item_price, od.unit_sales
