@@ -1,10 +1,9 @@
 import { parseArgs } from 'node:util';
-import { findRun, runInput, startPipeline, webUiLink } from '../client';
+import { findRun, runInput, startPipeline } from '../client';
 import { SA } from '../contracts';
 import type { PipelineInput } from '../contracts';
 import { EXIT, ExitError, UsageError, config, connect, onePositional } from './common';
-import { followRun, formatOutcome, processOutput } from './progress';
-import { STEP_NAMES, checkStep } from './run';
+import { STEP_NAMES, checkStep, followStartedRun } from './run';
 
 export const RERUN_HELP = `usage: gudang rerun RUN [--from-step STEP] [--wait]
 
@@ -65,11 +64,5 @@ export async function rerunCommand(argv: string[]): Promise<number> {
     `rerun of ${handle.workflowId} (run ${description.runId}, ${description.status.name.toLowerCase()})` +
       `${fromStep ? ` from step ${fromStep}` : ''}: ${started.started ? 'started' : 'already running, joined'} ${started.workflowId} (run ${started.runId})`,
   );
-  console.log(`web ui: ${webUiLink(cfg, started.workflowId, started.runId)}`);
-  if (!values.wait) return EXIT.ok;
-  const outcome = await followRun(started.handle, processOutput());
-  console.log(formatOutcome(started.workflowId, started.runId, outcome, false));
-  if (outcome.status === 'COMPLETED') return EXIT.ok;
-  console.error(`run failed: ${outcome.error ?? outcome.status.toLowerCase()}`);
-  return EXIT.runFailed;
+  return followStartedRun(cfg, started, values.wait);
 }

@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import { startPipeline, webUiLink } from '../client';
+import type { StartedRun } from '../client';
+import type { Config } from '../config';
 import type { RunStepName } from '../contracts';
 import { EXIT, UsageError, checkDataset, checkPeriod, config, connect, defaultSourceDir } from './common';
 import { followRun, formatOutcome, processOutput } from './progress';
@@ -64,8 +66,13 @@ export async function runCommand(argv: string[]): Promise<number> {
   const client = await connect(cfg);
   const started = await startPipeline(client, cfg, { dataset, sourceDir, period, runKey, fromStep, trigger: 'manual', rejectBudget: values['reject-budget'] });
   console.log(`${started.started ? 'started' : 'already running, joined'} ${started.workflowId} (run ${started.runId})`);
+  return followStartedRun(cfg, started, values.wait);
+}
+
+/** Prints the run's Web UI link; with --wait follows it to the end and turns its outcome into an exit code. */
+export async function followStartedRun(cfg: Config, started: StartedRun, wait: boolean | undefined): Promise<number> {
   console.log(`web ui: ${webUiLink(cfg, started.workflowId, started.runId)}`);
-  if (!values.wait) return EXIT.ok;
+  if (!wait) return EXIT.ok;
   const outcome = await followRun(started.handle, processOutput());
   console.log(formatOutcome(started.workflowId, started.runId, outcome, false));
   if (outcome.status === 'COMPLETED') return EXIT.ok;
