@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { SourceSpec } from '../../src/sources/types';
 import { settle } from './db';
 import { findIngestEngine } from './engine';
-import { projectIngest } from './ingest';
+import { prepareStaging, projectIngest } from './ingest';
 import { loadAvg1 } from './proc';
 
 export interface FanoutSample {
@@ -46,6 +46,7 @@ export async function benchFanout(o: {
   const engine = await findIngestEngine();
   if (!engine) return { available: false, note: 'no ingest engine with chunked loads (ingestFile) in src/ingest yet', samples: [] };
   const fileBytes = (await stat(path.join(o.dir, o.spec.file))).size;
+  await prepareStaging(o.pool, o.spec);
   const samples: FanoutSample[] = [];
   for (let r = 0; r < o.repeats; r++) {
     for (const chunks of FANOUT_CHUNKS) {

@@ -55,7 +55,10 @@ async function main(): Promise<void> {
 
   const spec = getDataset(datasetName).sources.find((s) => s.name === sourceName);
   if (!spec) throw new Error(`no source ${sourceName}`);
-  const pool = new pg.Pool({ connectionString: db, max: Math.max(2, Number(concurrency ?? 1) + 1), application_name: 'gudang-bench' });
+  // The engine holds a connection per running chunk and may take a second one meanwhile (the reject budget
+  // check): a pool of at most `concurrency` connections can hang. Size it like the worker's (GUDANG_DB_POOL_SIZE, 8).
+  const poolSize = Math.max(8, 2 * Number(concurrency ?? 4) + 2);
+  const pool = new pg.Pool({ connectionString: db, max: poolSize, application_name: 'gudang-bench' });
   const ctx = { runId: `bench-${process.pid}`, workflowId: 'bench', dataset: datasetName };
 
   if (argv.includes('--migrate')) {
