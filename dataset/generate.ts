@@ -184,8 +184,8 @@ export interface City {
 }
 
 const CATEGORIES: ProductCategory[] = [
-  { product_category_id: 1, product_category_name: 'Mens Fashion' },
-  { product_category_id: 2, product_category_name: 'Womens Fashion' },
+  { product_category_id: 1, product_category_name: 'Menswear' },
+  { product_category_id: 2, product_category_name: 'Womenswear' },
 ];
 
 const SIZES = ['M', 'L', 'XL'] as const;
