@@ -1,10 +1,10 @@
 import { Context } from '@temporalio/activity';
-import { access } from 'node:fs/promises';
 import type { RunStepName, RunTrigger, StepProgress, StepStatus } from '../src/contracts';
+import { getDataset } from '../src/datasets';
 import type { Pool } from '../src/db';
 import { withTransaction } from '../src/db';
 import { SQL_DIR } from '../src/warehouse/migrate';
-import { readSqlFile, setRunParams, sqlPath } from '../src/warehouse/models';
+import { readSqlFile, setRunParams } from '../src/warehouse/models';
 
 // Run history in PostgreSQL: ops.pipeline_runs, ops.step_runs and ops.partitions (sql/migrations/020_*).
 // The workflow calls these at its phase boundaries. Every write is an upsert keyed on the Temporal run id,
@@ -111,14 +111,10 @@ function runParams(runId: string, workflowId: string, run: RunRecord, status: st
   ];
 }
 
-/** Fact rows per month after the run, from sql/models/<dataset>/partitions.sql (none when the dataset has no such file). */
+/** Fact rows per month after the run, from the dataset's partitions query (none when the dataset has none). */
 async function countPartitions(pool: Pool, dataset: string, period: string | undefined): Promise<Map<string, number> | undefined> {
-  const file = `models/${dataset}/partitions.sql`;
-  try {
-    await access(sqlPath(file, SQL_DIR));
-  } catch {
-    return undefined;
-  }
+  const file = getDataset(dataset).partitionsQuery;
+  if (file === undefined) return undefined;
   const sql = await readSqlFile(file, SQL_DIR);
   return withTransaction(pool, async (client) => {
     await setRunParams(client, { period });

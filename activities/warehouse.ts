@@ -37,7 +37,7 @@ export function createWarehouseActivities(pool: Pool) {
         const spec = getDataset(input.dataset);
         return {
           dataset: spec.name,
-          sources: spec.sources.map((s) => ({ name: s.name, file: s.file, table: `staging.${s.name}` })),
+          sources: spec.sources.map((s) => ({ name: s.name, file: s.file, table: `${spec.schemas.staging}.${s.name}` })),
           layers: spec.layers.map((l) => ({ name: l.name, models: l.models.map((m) => m.name) })),
         };
       });

@@ -27,7 +27,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
-      source: { type: 'string', default: path.join(ROOT, 'dataset') },
+      source: { type: 'string' },
       dataset: { type: 'string' },
       'keep-open': { type: 'boolean', default: false },
       'reject-budget': { type: 'string' },
@@ -37,7 +37,7 @@ async function main(): Promise<number> {
   if (values.help) {
     console.log(`usage: npm run demo [-- --source DIR] [--dataset NAME] [--reject-budget N|P%] [--keep-open]
 
-Runs the whole pipeline once on DIR (default: the repository's dataset/) and prints the datamarts' headline figures.
+Runs the whole pipeline once on DIR (default: the dataset's sample in the repository, e.g. dataset/) and prints the datamarts' headline figures.
 Starts an embedded PostgreSQL unless DATABASE_URL is set, and a Temporal dev server with its Web UI unless
 TEMPORAL_ADDRESS is set. --reject-budget lets each source quarantine up to N rows (or P% of its rows) in
 ops.rejected_rows instead of failing (default: each source's own budget, 0 for the sample dataset).
@@ -91,7 +91,7 @@ ops.rejected_rows instead of failing (default: each source's own budget, 0 for t
     let summary: PipelineSummary | undefined;
     let failure: unknown;
     await worker.runUntil(async () => {
-      const run = await startPipeline(client, config, { dataset: dataset.name, sourceDir: values.source!, runKey: 'demo', rejectBudget });
+      const run = await startPipeline(client, config, { dataset: dataset.name, sourceDir: values.source ?? path.join(ROOT, dataset.defaultSource), runKey: 'demo', rejectBudget });
       console.log(`pipeline ${run.workflowId} started; watch it at ${webUiLink(config, run.workflowId, run.runId)}`);
       try {
         summary = (await run.handle.result()) as PipelineSummary;

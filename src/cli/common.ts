@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { connectClient } from '../client';
 import { loadConfig } from '../config';
 import type { Config } from '../config';
-import { datasetNames } from '../datasets';
+import { datasetNames, getDataset } from '../datasets';
 import { isPeriod } from '../contracts';
 import { EXIT, ExitError, UsageError } from './exit';
 
@@ -12,9 +12,9 @@ export { EXIT, ExitError, UsageError, isParseError, isUnavailable } from './exit
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Where the source files are when --source is not given: $GUDANG_SOURCE_DIR, else the repository's dataset/. */
-export function defaultSourceDir(): string {
-  return process.env.GUDANG_SOURCE_DIR || path.join(ROOT, 'dataset');
+/** Where the source files are when --source is not given: $GUDANG_SOURCE_DIR, else the dataset's own sample folder. */
+export function defaultSourceDir(dataset: string): string {
+  return process.env.GUDANG_SOURCE_DIR || path.join(ROOT, getDataset(dataset).defaultSource);
 }
 
 export function config(): Config {

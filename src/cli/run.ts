@@ -18,7 +18,7 @@ is already in flight joins it instead of loading twice, and "the March 2022 load
 
   --period YYYY-MM   the month to load (default: everything, a full refresh)
   --source DIR       directory with the source files, as the worker sees it
-                     (default: $GUDANG_SOURCE_DIR, else the repository's dataset/)
+                     (default: $GUDANG_SOURCE_DIR, else the dataset's sample folder)
   --dataset NAME     dataset registry entry (default: $GUDANG_DATASET or django-apparel)
   --from-step STEP   start at this step: ingest (default), dimensions, facts or marts
   --run-key KEY      override the last part of the workflow id (default: the period, or "full")
@@ -61,7 +61,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const runKey = values['run-key'];
   if (runKey !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(runKey)) throw new UsageError(`run: bad --run-key "${runKey}"`);
   const fromStep = checkStep(values['from-step'], 'run');
-  const sourceDir = values.source ?? defaultSourceDir();
+  const sourceDir = values.source ?? defaultSourceDir(dataset);
 
   const client = await connect(cfg);
   const started = await startPipeline(client, cfg, { dataset, sourceDir, period, runKey, fromStep, trigger: 'manual', rejectBudget: values['reject-budget'] });

@@ -69,7 +69,7 @@ Creates the schedule that loads the previous month, by default monthly on the 1s
 (the original crontab \`0 1 1 * *\`).
 
   --source DIR         directory with the source files, as the worker sees it
-                       (default: $GUDANG_SOURCE_DIR, else the repository's dataset/)
+                       (default: $GUDANG_SOURCE_DIR, else the dataset's sample folder)
   --dataset NAME       dataset registry entry (default: $GUDANG_DATASET or django-apparel)
 ${SPEC_OPTIONS}
   --pause-on-failure   pause the schedule when a run fails, until someone unpauses it
@@ -290,7 +290,7 @@ async function create(argv: string[]): Promise<number> {
     await createSchedule(client, cfg, {
       dataset,
       scheduleId,
-      sourceDir: values.source ?? defaultSourceDir(),
+      sourceDir: values.source ?? defaultSourceDir(dataset),
       cron: changes.cron,
       calendar: changes.calendar,
       timezone: changes.timezone,

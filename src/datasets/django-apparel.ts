@@ -1,4 +1,5 @@
 import { col, defineSource } from '../sources/columns';
+import { defineDataset } from './define';
 import type { DatasetSpec } from './types';
 
 const sources = [
@@ -86,9 +87,13 @@ const sources = [
 
 const model = (layer: string, name: string, schema: string) => ({ name, file: `models/django-apparel/${layer}/${name}.sql`, table: `${schema}.${name}` });
 
-export const djangoApparel: DatasetSpec = {
+export const djangoApparel: DatasetSpec = defineDataset({
   name: 'django-apparel',
   description: 'Django Apparel online clothing store: 7 source tables into a sales star schema and two datamarts',
+  schemas: { staging: 'staging', warehouse: 'warehouse', mart: 'mart' },
+  partitionsQuery: 'models/django-apparel/partitions.sql',
+  defaultSource: 'dataset',
+  generator: 'dataset/generate.ts',
   sources,
   layers: [
     {
@@ -134,4 +139,4 @@ export const djangoApparel: DatasetSpec = {
                    (SELECT sum(total_orders) FROM mart.dm_revenue_by_months) AS orders`,
     },
   ],
-};
+});

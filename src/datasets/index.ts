@@ -1,8 +1,11 @@
 import { InputError } from '../errors';
+import { assertDisjointSchemas } from './define';
 import { djangoApparel } from './django-apparel';
 import type { DatasetSpec } from './types';
 
-const registry = new Map<string, DatasetSpec>([[djangoApparel.name, djangoApparel]]);
+const registered: DatasetSpec[] = [djangoApparel];
+assertDisjointSchemas(registered);
+const registry = new Map<string, DatasetSpec>(registered.map((d) => [d.name, d]));
 
 export function getDataset(name: string): DatasetSpec {
   const spec = registry.get(name);
@@ -14,4 +17,4 @@ export function datasetNames(): string[] {
   return [...registry.keys()];
 }
 
-export type { DatasetSpec, LayerSpec, ModelSpec } from './types';
+export type { DatasetSchemas, DatasetSpec, LayerSpec, ModelSpec } from './types';

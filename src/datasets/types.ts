@@ -16,12 +16,30 @@ export interface LayerSpec {
   tests: string[];
 }
 
+/** The schemas a dataset owns: its staging tables, its star schema and its marts. No two datasets share one. */
+export interface DatasetSchemas {
+  staging: string;
+  warehouse: string;
+  mart: string;
+}
+
 /** Everything that makes a dataset: its sources and its SQL. A new dataset is a new one of these, not a new workflow. */
 export interface DatasetSpec {
   name: string;
   description: string;
+  /** Where its tables live; ops.* is shared by every dataset and keyed by dataset name. */
+  schemas: DatasetSchemas;
   sources: SourceSpec[];
   layers: LayerSpec[];
   /** Headline figures printed after a run (demo, `run --wait`): read-only queries over the marts. */
   headlines: { title: string; sql: string }[];
+  /**
+   * Query (relative to sql/) that counts fact rows per loaded month, one row per month (period 'YYYY-MM', rows),
+   * read with the run's parameters after a successful run to fill ops.partitions. Absent: months are not tracked.
+   */
+  partitionsQuery?: string;
+  /** The source folder used when none is given (demo, `run`, `schedule create`), relative to the repository root. */
+  defaultSource: string;
+  /** The module (relative to the repository root) that `npm run generate -- --dataset NAME` runs to make sample data. */
+  generator: string;
 }

@@ -7,7 +7,7 @@ import { parseRejectBudget, withinBudget } from './budget';
 import { addRowKeysDDL, qualifiedLanding, ROW_KEY_COLUMNS } from './landing';
 import type { LoadPlan } from './plan';
 import { readPlan } from './plan';
-import { quoteIdent, stagingTable } from './staging';
+import { quoteIdent, stagingSchema, stagingTable } from './staging';
 
 // Publishing a load: the landing table becomes staging.<source>, in one transaction, or nothing happens.
 //
@@ -263,7 +263,7 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
   const result: LoadResult = {
     source: spec.name,
     file: plan.file,
-    table: `staging.${spec.name}`,
+    table: `${stagingSchema(spec)}.${spec.name}`,
     sha256: plan.sha256,
     rowsRead: read,
     rowsLoaded: loaded,
@@ -285,8 +285,9 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
       await client.query('SAVEPOINT swap');
       try {
         await client.query(`DROP TABLE IF EXISTS ${target}`);
-        await client.query(`ALTER TABLE ${landing} SET SCHEMA staging`);
-        await client.query(`ALTER TABLE staging.${quoteIdent(plan.landingTable)} RENAME TO ${quoteIdent(spec.name)}`);
+        const schema = quoteIdent(stagingSchema(spec));
+        await client.query(`ALTER TABLE ${landing} SET SCHEMA ${schema}`);
+        await client.query(`ALTER TABLE ${schema}.${quoteIdent(plan.landingTable)} RENAME TO ${quoteIdent(spec.name)}`);
         await client.query(`ALTER TABLE ${target} ADD CONSTRAINT ${pkName} PRIMARY KEY USING INDEX ${quoteIdent(index)}`);
       } catch (err) {
         const code = (err as { code?: string }).code;

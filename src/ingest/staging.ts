@@ -5,8 +5,13 @@ import type { SourceSpec } from '../sources/types';
 
 export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
+/** The schema a source's staging table lives in: its dataset's staging schema. */
+export function stagingSchema(spec: SourceSpec): string {
+  return spec.stagingSchema ?? 'staging';
+}
+
 export function stagingTable(spec: SourceSpec): string {
-  return `staging.${quoteIdent(spec.name)}`;
+  return `${quoteIdent(stagingSchema(spec))}.${quoteIdent(spec.name)}`;
 }
 
 /** CREATE TABLE for a source's staging table: declared columns, NOT NULL where required, the primary key. */

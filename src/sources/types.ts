@@ -26,8 +26,10 @@ export interface ColumnSpec {
 export type RejectBudgetSpec = number | `${number}%`;
 
 export interface SourceSpec {
-  /** Registry key and the name of its staging table (`staging.<name>`). */
+  /** Registry key and the name of its staging table (`<stagingSchema>.<name>`). */
   name: string;
+  /** The schema of its staging table: the dataset's staging schema, set by defineDataset (default 'staging'). */
+  stagingSchema?: string;
   /** File name inside the source directory. */
   file: string;
   format: SourceFormat;
