@@ -10,7 +10,7 @@ import { loadSource } from '../src/ingest/load';
 import { planLoad } from '../src/ingest/plan';
 import { discardLoad, publishLoad } from '../src/ingest/publish';
 import type { SourceSpec } from '../src/sources/types';
-import { failFastOnBadInput } from './common';
+import { failFastOnBadInput, heartbeating } from './common';
 
 // Ingest activities. A file is loaded in three steps (workflows/ingest.ts): planLoad (path, header, hash, chunk
 // plan, empty landing table), loadChunk per byte range (side by side, each resumable from its committed batch),
@@ -66,25 +66,6 @@ function specOf(dataset: string, source: string): SourceSpec {
   const spec = getDataset(dataset).sources.find((s) => s.name === source);
   if (!spec) throw ApplicationFailure.nonRetryable(`dataset ${dataset} has no source "${source}"`, 'UnknownDataset');
   return spec;
-}
-
-/**
- * Heartbeats `details` now and then every second until fn settles: a load stuck in one long statement (an index build)
- * still proves its worker alive, and a dead worker is noticed within the heartbeat timeout.
- */
-async function heartbeating<T>(fn: (beat: (details: unknown) => void) => Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  let last: unknown = { phase: 'starting' };
-  const beat = (details: unknown) => {
-    last = details;
-    ctx.heartbeat(details);
-  };
-  const timer = setInterval(() => ctx.heartbeat(last), 1000);
-  try {
-    return await fn(beat);
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 export function createIngestActivities(pool: Pool, settings?: IngestSettings) {

@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import type { RunStepName, RunTrigger, StepProgress, StepStatus } from '../src/contracts';
+import type { RecordRunEndInput, RecordRunEndResult, RecordRunStartInput, RecordStepsInput, RunRecord } from '../src/contracts';
 import { getDataset } from '../src/datasets';
 import type { Pool } from '../src/db';
 import { withTransaction } from '../src/db';
@@ -8,59 +8,7 @@ import { readSqlFile, setRunParams } from '../src/warehouse/models';
 
 // Run history in PostgreSQL: ops.pipeline_runs, ops.step_runs and ops.partitions (sql/migrations/020_*).
 // The workflow calls these at its phase boundaries. Every write is an upsert keyed on the Temporal run id,
-// so a retried activity rewrites its own rows and never adds a second one.
-
-/** Who and what a run is: enough to write its ops.pipeline_runs row from any of the three activities. */
-export interface RunRecord {
-  dataset: string;
-  period?: string;
-  trigger: RunTrigger;
-  runKey: string;
-  fromStep?: RunStepName;
-  rerunOf?: string;
-  sourceDir: string;
-  /** ISO time the run started (workflow clock). */
-  startedAt: string;
-}
-
-/** One step's row in ops.step_runs. */
-export interface StepRecord {
-  step: string;
-  seq: number;
-  phase: string;
-  kind: StepProgress['kind'];
-  status: StepStatus;
-  startedAt?: string;
-  finishedAt?: string;
-  rowsIn?: number;
-  rowsOut?: number;
-  error?: string;
-}
-
-export interface RecordRunStartInput {
-  run: RunRecord;
-  steps: StepRecord[];
-}
-
-export interface RecordStepsInput {
-  steps: StepRecord[];
-}
-
-export type RunOutcome = 'completed' | 'failed' | 'cancelled';
-
-export interface RecordRunEndInput {
-  run: RunRecord;
-  status: RunOutcome;
-  /** ISO time the run ended (workflow clock). */
-  finishedAt: string;
-  error?: string;
-  steps: StepRecord[];
-}
-
-export interface RecordRunEndResult {
-  /** Fact rows per period now recorded in ops.partitions (only after a completed run). */
-  partitions: Record<string, number>;
-}
+// so a retried activity rewrites its own rows and never adds a second one. Input and output types: src/contracts.ts.
 
 /** The Temporal ids of the workflow run calling the activity. */
 function currentRun(): { runId: string; workflowId: string } {

@@ -3,9 +3,9 @@ import type { WorkflowExecutionDescription, WorkflowHandle, WorkflowHandleWithFi
 import { fromPayloadsAtIndex } from '@temporalio/common';
 import path from 'node:path';
 import { SA, SEARCH_ATTRIBUTE_NAMES, backfillWorkflowIdFor, isPeriod, periodLabel, periodRange, workflowIdFor } from './contracts';
-import type { PipelineInput, PipelineSummary, RunTrigger } from './contracts';
+import type { BackfillInput, PipelineInput, PipelineSummary, RunTrigger } from './contracts';
 import type { Config } from './config';
-import type { BackfillInput } from '../workflows/backfill';
+
 
 export async function connectClient(config: Config): Promise<Client> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 5_000 });

@@ -2,6 +2,7 @@
 // Everything here must stay sandbox-safe: no Node built-ins, no I/O; types, constants and pure functions only.
 
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
 
 export const DEFAULT_TASK_QUEUE = 'gudang';
 
@@ -18,6 +19,31 @@ export const INPUT_ERROR_TYPES = [
   'ConfigError',
 ] as const;
 export type InputErrorType = (typeof INPUT_ERROR_TYPES)[number];
+
+/** The one retry policy: back off from 1 s to 30 s, 8 attempts, never retry bad input. */
+export const RETRY_POLICY: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  maximumAttempts: 8,
+  nonRetryableErrorTypes: [...INPUT_ERROR_TYPES],
+};
+
+/**
+ * Timeouts and retries per kind of activity; workflows build their proxies from these and nothing else.
+ * - load: planLoad, loadChunk, publishLoad (and loadSource). They heartbeat every second (activities/common.ts):
+ *   with a 10 s heartbeat timeout a dead worker is noticed, and its chunk handed to another, within seconds; the
+ *   start-to-close timeout is only the outer bound for a very slow file.
+ * - transform: buildModel, checkQuality (one SQL transaction each).
+ * - bookkeeping: planRun and the run-history writes (small, quick statements).
+ * - cleanup: discardLoad (best effort after a failure: a few attempts, then the sweep takes over).
+ */
+export const ACTIVITY_OPTIONS = {
+  load: { startToCloseTimeout: '2 hours', heartbeatTimeout: '10 seconds', retry: RETRY_POLICY },
+  transform: { startToCloseTimeout: '1 hour', retry: RETRY_POLICY },
+  bookkeeping: { startToCloseTimeout: '1 minute', retry: RETRY_POLICY },
+  cleanup: { startToCloseTimeout: '5 minutes', retry: { ...RETRY_POLICY, maximumAttempts: 3 } },
+} as const satisfies Record<string, ActivityOptions>;
 
 /** Input of one pipeline run. Only references travel through Temporal: paths and names, never rows. */
 export interface PipelineInput {
@@ -165,6 +191,98 @@ export interface PipelineSummary {
 }
 
 export const progressQueryName = 'progress';
+
+// ---------------------------------------------------------------------------------------------------------
+// Run history (activities/ops.ts writes it, workflows/pipeline.ts reports it)
+
+/** Who and what a run is: enough to write its ops.pipeline_runs row from any of the three activities. */
+export interface RunRecord {
+  dataset: string;
+  period?: string;
+  trigger: RunTrigger;
+  runKey: string;
+  fromStep?: RunStepName;
+  rerunOf?: string;
+  sourceDir: string;
+  /** ISO time the run started (workflow clock). */
+  startedAt: string;
+}
+
+/** One step's row in ops.step_runs. */
+export interface StepRecord {
+  step: string;
+  seq: number;
+  phase: string;
+  kind: StepProgress['kind'];
+  status: StepStatus;
+  startedAt?: string;
+  finishedAt?: string;
+  rowsIn?: number;
+  rowsOut?: number;
+  error?: string;
+}
+
+export interface RecordRunStartInput {
+  run: RunRecord;
+  steps: StepRecord[];
+}
+
+export interface RecordStepsInput {
+  steps: StepRecord[];
+}
+
+export type RunOutcome = 'completed' | 'failed' | 'cancelled';
+
+export interface RecordRunEndInput {
+  run: RunRecord;
+  status: RunOutcome;
+  /** ISO time the run ended (workflow clock). */
+  finishedAt: string;
+  error?: string;
+  steps: StepRecord[];
+}
+
+export interface RecordRunEndResult {
+  /** Fact rows per period now recorded in ops.partitions (only after a completed run). */
+  partitions: Record<string, number>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Backfills (workflows/backfill.ts runs them, the CLI starts and follows them)
+
+export interface BackfillInput {
+  dataset: string;
+  sourceDir: string;
+  /** The months to load, in the order to load them. */
+  periods: string[];
+  rejectBudget?: string;
+  /** The schedule whose settings it used, when started by `schedule backfill`. */
+  scheduleId?: string;
+}
+
+export interface BackfillRun {
+  period: string;
+  workflowId: string;
+  status: 'pending' | 'running' | 'completed' | 'failed';
+  runId?: string;
+  durationMs?: number;
+  /** Fact rows of the month after its run. */
+  rows?: number;
+  error?: string;
+}
+
+export interface BackfillProgress {
+  dataset: string;
+  runs: BackfillRun[];
+}
+
+export interface BackfillSummary {
+  dataset: string;
+  workflowId: string;
+  runs: BackfillRun[];
+}
+
+export const backfillProgressQueryName = 'backfillProgress';
 
 export function workflowIdFor(dataset: string, runKey: string): string {
   return `gudang-${dataset}-${runKey}`;

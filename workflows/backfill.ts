@@ -1,45 +1,13 @@
 import { ApplicationFailure, defineQuery, executeChild, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
-import { SA, periodLabel, workflowIdFor } from '../src/contracts';
-import type { PipelineInput, PipelineSummary } from '../src/contracts';
+import { SA, backfillProgressQueryName, periodLabel, workflowIdFor } from '../src/contracts';
+import type { BackfillInput, BackfillProgress, BackfillSummary, PipelineInput, PipelineSummary } from '../src/contracts';
 import { pipelineWorkflow } from './pipeline';
 
 // A backfill: one pipeline run per month, oldest first, each a child workflow with the same id a manual run of
 // that month gets (gudang-<dataset>-<YYYY-MM>), tagged trigger=backfill. The next month starts only when the
 // previous one completed; the first failure stops the backfill and names the month.
 
-export interface BackfillInput {
-  dataset: string;
-  sourceDir: string;
-  /** The months to load, in the order to load them. */
-  periods: string[];
-  rejectBudget?: string;
-  /** The schedule whose settings it used, when started by `schedule backfill`. */
-  scheduleId?: string;
-}
-
-export interface BackfillRun {
-  period: string;
-  workflowId: string;
-  status: 'pending' | 'running' | 'completed' | 'failed';
-  runId?: string;
-  durationMs?: number;
-  /** Fact rows of the month after its run. */
-  rows?: number;
-  error?: string;
-}
-
-export interface BackfillProgress {
-  dataset: string;
-  runs: BackfillRun[];
-}
-
-export interface BackfillSummary {
-  dataset: string;
-  workflowId: string;
-  runs: BackfillRun[];
-}
-
-export const backfillProgressQuery = defineQuery<BackfillProgress>('backfillProgress');
+export const backfillProgressQuery = defineQuery<BackfillProgress>(backfillProgressQueryName);
 
 export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSummary> {
   const progress: BackfillProgress = {

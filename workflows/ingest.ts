@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancellationScope, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { INPUT_ERROR_TYPES } from '../src/contracts';
+import { ACTIVITY_OPTIONS } from '../src/contracts';
 import type { LoadResult } from '../src/contracts';
 
 // How one source gets into staging. The pipeline calls ingestSource once per source; how the load is split is
@@ -13,33 +13,9 @@ import type { LoadResult } from '../src/contracts';
 //
 // Only names, numbers and offsets travel through the history; rows never do.
 
-const retry = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '30 seconds',
-  maximumAttempts: 8,
-  nonRetryableErrorTypes: [...INPUT_ERROR_TYPES],
-};
-
-// Loads heartbeat every second: with a 10 s heartbeat timeout a dead worker is noticed, and its chunk handed to
-// another worker, within seconds (the start-to-close timeout is only the outer bound for a very slow file).
-const { planLoad, loadChunk, publishLoad } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '10 seconds',
-  retry,
-});
-
-// Runs started before the fan-out existed loaded each source with one activity; they replay that way.
-const { loadSource } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '10 seconds',
-  retry,
-});
-
-const { discardLoad } = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { ...retry, maximumAttempts: 3 },
-});
+// Runs started before the fan-out existed loaded each source with one activity (loadSource); they replay that way.
+const { planLoad, loadChunk, publishLoad, loadSource } = proxyActivities<Activities>(ACTIVITY_OPTIONS.load);
+const { discardLoad } = proxyActivities<Activities>(ACTIVITY_OPTIONS.cleanup);
 
 export interface IngestSourceInput {
   dataset: string;

@@ -12,14 +12,18 @@ import {
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../activities';
-import type { RecordRunEndResult, RunOutcome, RunRecord, StepRecord } from '../activities/ops';
+
 import { ingestSource } from './ingest';
-import { DEFAULT_SCHEDULE_TIMEZONE, INPUT_ERROR_TYPES, SA, isPeriod, periodForScheduledTime, periodLabel } from '../src/contracts';
+import { ACTIVITY_OPTIONS, DEFAULT_SCHEDULE_TIMEZONE, SA, isPeriod, periodForScheduledTime, periodLabel } from '../src/contracts';
 import type {
   GateResult,
   LoadResult,
   ModelResult,
   PipelineInput,
+  RecordRunEndResult,
+  RunOutcome,
+  RunRecord,
+  StepRecord,
   PipelineProgress,
   PipelineSummary,
   RunStepName,
@@ -35,28 +39,8 @@ import type {
 // time zone. Every run writes its history to ops.* (recordRunStart / recordSteps / recordRunEnd) and can
 // start at a later step (fromStep), skipping, and recording as skipped, the steps before it.
 
-const retry = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '30 seconds',
-  maximumAttempts: 8,
-  nonRetryableErrorTypes: [...INPUT_ERROR_TYPES],
-};
-
-const { planRun } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry,
-});
-
-const { buildModel, checkQuality } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 hour',
-  retry,
-});
-
-const { recordRunStart, recordSteps, recordRunEnd } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry,
-});
+const { planRun, recordRunStart, recordSteps, recordRunEnd } = proxyActivities<Activities>(ACTIVITY_OPTIONS.bookkeeping);
+const { buildModel, checkQuality } = proxyActivities<Activities>(ACTIVITY_OPTIONS.transform);
 
 export const progressQuery = defineQuery<PipelineProgress>('progress');
 

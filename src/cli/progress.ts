@@ -1,8 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { failureMessage } from '../client';
-import { periodLabel, progressQueryName } from '../contracts';
-import type { PipelineProgress, PipelineSummary, StepProgress } from '../contracts';
-import type { BackfillProgress, BackfillRun, BackfillSummary } from '../../workflows/backfill';
+import { backfillProgressQueryName, periodLabel, progressQueryName } from '../contracts';
+import type { BackfillProgress, BackfillRun, BackfillSummary, PipelineProgress, PipelineSummary, StepProgress } from '../contracts';
 import { formatDuration, formatTime } from './common';
 import { table } from './format';
 
@@ -228,7 +227,7 @@ export async function followBackfill(handle: WorkflowHandle, out: Output, opts: 
   for (;;) {
     const status = (await handle.describe()).status.name;
     if (status === 'RUNNING') {
-      const p = await queryWithin<BackfillProgress>(handle, 'backfillProgress', 5_000);
+      const p = await queryWithin<BackfillProgress>(handle, backfillProgressQueryName, 5_000);
       if (p) {
         last = p;
         print(p);
@@ -248,7 +247,7 @@ export async function followBackfill(handle: WorkflowHandle, out: Output, opts: 
     } catch (err) {
       error = failureMessage(err);
     }
-    const final = await queryWithin<BackfillProgress>(handle, 'backfillProgress', 3_000);
+    const final = await queryWithin<BackfillProgress>(handle, backfillProgressQueryName, 3_000);
     if (final) print(final);
     return { status, error, progress: final ?? last };
   }

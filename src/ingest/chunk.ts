@@ -12,7 +12,7 @@ import type { RawRecord, SourceSpec } from '../sources/types';
 import { validateRecord } from '../sources/validate';
 import { certainlyOverBudget, parseRejectBudget } from './budget';
 import { copyTextLine, csvField, jsonForPg, textArrayLiteral } from './encode';
-import { withClient } from './client';
+import { withClient } from '../db';
 import { copySql } from './landing';
 import type { LoadPlan } from './plan';
 import { MAX_RECORD_BYTES, readPlan } from './plan';

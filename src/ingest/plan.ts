@@ -4,7 +4,7 @@ import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Pool, PoolClient } from '../db';
 import { InputError } from '../errors';
-import { inTransaction } from './client';
+import { withTransaction } from '../db';
 import { readerFor } from '../sources/readers';
 import { firstInvalidUtf8 } from '../sources/readers/csv';
 import type { SourceSpec } from '../sources/types';
@@ -292,7 +292,7 @@ export async function sweepLandingTables(pool: Pool, staleAfterMs: number): Prom
   );
   const dropped: string[] = [];
   for (const r of rows) {
-    await inTransaction(pool, async (client) => {
+    await withTransaction(pool, async (client) => {
       await client.query(`DROP TABLE IF EXISTS ${qualifiedLanding(r.landing_table)}`);
       await client.query(`UPDATE ops.load_plans SET status = 'abandoned', updated_at = now() WHERE run_id = $1 AND source = $2 AND status = 'loading'`, [r.run_id, r.source]);
     });
@@ -317,7 +317,7 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
   if (existing) {
     const same = existing.path === path && existing.sizeBytes === st.size && existing.mtimeMs === st.mtimeMs;
     if (existing.status === 'published' || (existing.status === 'loading' && same)) return existing;
-    await inTransaction(pool, (client) => forgetPlan(client, existing));
+    await withTransaction(pool, (client) => forgetPlan(client, existing));
   }
 
   // The header first: a wrong file fails before it is hashed.
@@ -363,7 +363,7 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
     status: 'loading',
     chunks,
   };
-  await inTransaction(pool, async (client) => {
+  await withTransaction(pool, async (client) => {
     await client.query(
       `INSERT INTO ops.load_plans (run_id, source, dataset, workflow_id, file, path, format, size_bytes, mtime_ms, sha256, header,
                                    copy_columns, landing_table, reject_budget)

@@ -1,7 +1,7 @@
 import type { LoadResult } from '../contracts';
 import type { Pool, PoolClient } from '../db';
 import { InputError } from '../errors';
-import { inTransaction } from './client';
+import { withTransaction } from '../db';
 import type { SourceSpec } from '../sources/types';
 import { parseRejectBudget, withinBudget } from './budget';
 import { addRowKeysDDL, qualifiedLanding, ROW_KEY_COLUMNS } from './landing';
@@ -61,7 +61,7 @@ function pkIndexName(plan: LoadPlan): string {
 export async function discardLoad(pool: Pool, runId: string, source: string): Promise<boolean> {
   const plan = await readPlan(pool, runId, source);
   if (!plan || plan.status === 'published') return false;
-  await inTransaction(pool, async (client) => {
+  await withTransaction(pool, async (client) => {
     await client.query(`DROP TABLE IF EXISTS ${qualifiedLanding(plan.landingTable)}`);
     await client.query(`UPDATE ops.load_plans SET status = 'failed', updated_at = now() WHERE run_id = $1 AND source = $2 AND status <> 'published'`, [runId, source]);
   });
@@ -89,16 +89,10 @@ async function rejectSummary(db: Pool | PoolClient, plan: LoadPlan) {
   };
 }
 
-/** Runs `fn` while heartbeating every second (index builds and swaps of big tables take a while). */
+/** Reports the publish step about to run; the activity's heartbeat loop (activities/common.ts) repeats it while it runs. */
 async function beating<T>(opts: PublishOptions, step: string, fn: () => Promise<T>): Promise<T> {
-  if (!opts.heartbeat) return fn();
-  opts.heartbeat({ phase: 'publishing', step });
-  const timer = setInterval(() => opts.heartbeat?.({ phase: 'publishing', step }), 1000);
-  try {
-    return await fn();
-  } finally {
-    clearInterval(timer);
-  }
+  opts.heartbeat?.({ phase: 'publishing', step });
+  return fn();
 }
 
 /** Moves every later occurrence of a primary key to ops.rejected_rows (row-keys mode: rows carry _chunk, _row). */
@@ -107,7 +101,7 @@ async function moveDuplicates(pool: Pool, spec: SourceSpec, plan: LoadPlan, offs
   const pk = spec.primaryKey.map(quoteIdent);
   const pkList = pk.map((c) => `l.${c}`).join(', ');
   const keyText = spec.primaryKey.map((c, i) => `${sqlText(`${i > 0 ? ', ' : ''}${c}=`)} || coalesce(l.${quoteIdent(c)}::text, 'NULL')`).join(' || ');
-  return inTransaction(pool, async (client) => {
+  return withTransaction(pool, async (client) => {
     await client.query(
       `CREATE TEMP TABLE gudang_dups ON COMMIT DROP AS
        SELECT l.ctid AS tid, l._chunk AS chunk, l._row AS chunk_row, o.off + l._row AS row_number,
@@ -140,7 +134,7 @@ async function moveDuplicates(pool: Pool, spec: SourceSpec, plan: LoadPlan, offs
 
 /** Starts the load over in row-keys mode: empty landing table with _chunk/_row, chunks back to their start. */
 async function switchToRowKeys(pool: Pool, plan: LoadPlan): Promise<void> {
-  await inTransaction(pool, async (client) => {
+  await withTransaction(pool, async (client) => {
     await client.query(`TRUNCATE ${qualifiedLanding(plan.landingTable)}`);
     await client.query(addRowKeysDDL(plan.landingTable));
     await client.query(`DELETE FROM ops.rejected_rows WHERE run_id = $1 AND source = $2`, [plan.runId, plan.source]);
@@ -224,7 +218,7 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
   // One sort of the loaded keys. With the default maintenance_work_mem (64 MB) 10M keys spill to disk; 256 MB keeps
   // them in memory (a setting of this transaction only; never lowered).
   const createIndex = () =>
-    inTransaction(pool, async (client) => {
+    withTransaction(pool, async (client) => {
       await client.query(
         `SELECT set_config('maintenance_work_mem', '256MB', true) FROM pg_settings WHERE name = 'maintenance_work_mem' AND setting::bigint < 262144`,
       );
@@ -275,7 +269,7 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
     firstRejectedRows: summary.firstRows,
   };
   await beating(opts, 'swap', () =>
-    inTransaction(pool, async (client) => {
+    withTransaction(pool, async (client) => {
       if (plan.mode === 'rowkeys') await client.query(`ALTER TABLE ${landing} DROP COLUMN IF EXISTS _chunk, DROP COLUMN IF EXISTS _row`);
       const target = stagingTable(spec);
       const pkName = quoteIdent(`${spec.name}_pkey`);

@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import type pg from 'pg';
 import type { GateCheckResult, GateResult } from '../contracts';
 import type { LayerSpec } from '../datasets/types';
+import { withTransaction } from '../db';
 import { InputError } from '../errors';
 import { SQL_DIR } from './migrate';
 import type { ModelParams, ModelTest } from './models';
@@ -190,12 +191,10 @@ export async function runLayerGates(pool: pg.Pool, layer: LayerSpec, sqlDir: str
     if (!result.passed) failed.push(describeFailure(result, finding));
   };
 
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    try {
-      // Singular tests read gudang.period: a period run reconciles the month it loaded.
+  // Singular tests read gudang.period: a period run reconciles the month it loaded.
+  await withTransaction(
+    pool,
+    async (client) => {
       await setRunParams(client, params);
       const keyCache = new Map<string, string[]>();
       for (const test of generic) {
@@ -216,12 +215,9 @@ export async function runLayerGates(pool: pg.Pool, layer: LayerSpec, sqlDir: str
         }
         record(test.check, test.table, finding);
       }
-    } finally {
-      await client.query('ROLLBACK').catch((err: Error) => (broken = err));
-    }
-  } finally {
-    client.release(broken);
-  }
+    },
+    { isolation: 'REPEATABLE READ', readOnly: true },
+  );
 
   if (failed.length > 0) {
     throw new InputError('QualityGateFailed', `quality gate failed after layer ${layer.name}: ${failed.join('; ')}`, {

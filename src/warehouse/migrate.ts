@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { transaction, withClient } from '../db';
 
 /** Absolute path of the repository's sql/ directory (migrations, models, singular tests). */
 export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
@@ -46,56 +47,47 @@ export async function migrate(pool: pg.Pool, sqlDir: string = SQL_DIR): Promise<
     }),
   );
 
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
+  // A session-level lock over several transactions. If anything fails, withClient destroys the connection,
+  // which also releases the lock.
+  return withClient(pool, async (client) => {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
-    try {
-      // The ledger has to exist before the first migration can be recorded; under the lock this cannot race.
-      // Only created when missing: a restricted pipeline role (sql/roles/) may not CREATE in the database,
-      // and PostgreSQL refuses CREATE SCHEMA IF NOT EXISTS without that privilege even when the schema exists.
-      const { rows: ledger } = await client.query<{ t: string | null }>(`SELECT to_regclass('ops.schema_migrations')::text AS t`);
-      if (!ledger[0]?.t) {
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ops`);
-        await client.query(`CREATE TABLE IF NOT EXISTS ops.schema_migrations (
-          name       text        PRIMARY KEY,
-          checksum   text        NOT NULL,
-          applied_at timestamptz NOT NULL DEFAULT now()
-        )`);
-      }
-      const { rows } = await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM ops.schema_migrations');
-      const applied = new Map(rows.map((r) => [r.name, r.checksum]));
+    // The ledger has to exist before the first migration can be recorded; under the lock this cannot race.
+    // Only created when missing: a restricted pipeline role (sql/roles/) may not CREATE in the database,
+    // and PostgreSQL refuses CREATE SCHEMA IF NOT EXISTS without that privilege even when the schema exists.
+    const { rows: ledger } = await client.query<{ t: string | null }>(`SELECT to_regclass('ops.schema_migrations')::text AS t`);
+    if (!ledger[0]?.t) {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ops`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ops.schema_migrations (
+        name       text        PRIMARY KEY,
+        checksum   text        NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+    }
+    const { rows } = await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM ops.schema_migrations');
+    const applied = new Map(rows.map((r) => [r.name, r.checksum]));
 
-      const changed = files.filter((f) => applied.has(f.name) && applied.get(f.name) !== f.checksum);
-      if (changed.length > 0) {
-        throw new Error(
-          `migration${changed.length > 1 ? 's' : ''} ${changed.map((f) => f.name).join(', ')} changed after being applied ` +
-            `(checksum differs from ops.schema_migrations); add a new migration instead of editing an applied one`,
-        );
-      }
+    const changed = files.filter((f) => applied.has(f.name) && applied.get(f.name) !== f.checksum);
+    if (changed.length > 0) {
+      throw new Error(
+        `migration${changed.length > 1 ? 's' : ''} ${changed.map((f) => f.name).join(', ')} changed after being applied ` +
+          `(checksum differs from ops.schema_migrations); add a new migration instead of editing an applied one`,
+      );
+    }
 
-      const done: string[] = [];
-      for (const file of files) {
-        if (applied.has(file.name)) continue;
-        try {
-          await client.query('BEGIN');
+    const done: string[] = [];
+    for (const file of files) {
+      if (applied.has(file.name)) continue;
+      try {
+        await transaction(client, async () => {
           await client.query(file.sql);
           await client.query('INSERT INTO ops.schema_migrations (name, checksum) VALUES ($1, $2)', [file.name, file.checksum]);
-          await client.query('COMMIT');
-        } catch (err) {
-          await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
-          throw new Error(`migration ${file.name} failed: ${(err as Error).message}`, { cause: err });
-        }
-        done.push(file.name);
+        });
+      } catch (err) {
+        throw new Error(`migration ${file.name} failed (in ${dir}): ${(err as Error).message}; fix it and start again (the migrations before it stay applied)`, { cause: err });
       }
-      return done;
-    } finally {
-      if (!broken) {
-        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]).catch((err: Error) => (broken = err));
-      }
+      done.push(file.name);
     }
-  } finally {
-    // A connection whose rollback or unlock failed is discarded, which also releases its session lock.
-    client.release(broken);
-  }
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]);
+    return done;
+  });
 }

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { isPeriod } from '../contracts';
 import type { ModelResult } from '../contracts';
 import type { ModelSpec } from '../datasets/types';
+import { withTransaction } from '../db';
 import { InputError } from '../errors';
 import { SQL_DIR } from './migrate';
 
@@ -76,24 +77,17 @@ export async function runModel(pool: pg.Pool, model: ModelSpec, sqlDir: string =
   const table = assertIdentifier(model.table, `model ${model.name}: table`);
   const sql = await readSqlFile(model.file, sqlDir);
 
-  const client = await pool.connect();
-  let broken: Error | undefined;
   let rows: number;
   try {
-    try {
-      await client.query('BEGIN');
+    rows = await withTransaction(pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`gudang.model:${table}`]);
       await setRunParams(client, params);
       await client.query(sql);
       const count = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`);
-      rows = Number(count.rows[0]?.n ?? 0);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
-      throw describeModelError(err, model, sql);
-    }
-  } finally {
-    client.release(broken);
+      return Number(count.rows[0]?.n ?? 0);
+    });
+  } catch (err) {
+    throw describeModelError(err, model, sql);
   }
   return { model: model.name, table, rows, durationMs: Date.now() - started };
 }
