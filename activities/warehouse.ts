@@ -1,9 +1,11 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { GateResult, ModelResult, RunPlan } from '../src/contracts';
 import { getDataset } from '../src/datasets';
 import type { DatasetSpec } from '../src/datasets';
 import type { Pool } from '../src/db';
 import { runLayerGates } from '../src/warehouse/gates';
+import { runTagOf } from '../src/warehouse/build';
 import { runModel } from '../src/warehouse/models';
 import { failFastOnBadInput } from './common';
 
@@ -28,6 +30,11 @@ function findLayer(spec: DatasetSpec, layer: string) {
   return found;
 }
 
+/** The calling run's tag: its build tables are gudang_build.<schema>__<table>__<tag> (src/warehouse/build.ts). */
+function currentRunTag(): string {
+  return runTagOf(Context.current().info.workflowExecution?.runId ?? 'adhoc');
+}
+
 /** Planning, models and quality gates: SQL over the database, each safe to retry. */
 export function createWarehouseActivities(pool: Pool) {
   return {
@@ -45,18 +52,20 @@ export function createWarehouseActivities(pool: Pool) {
 
     async buildModel(input: BuildModelInput): Promise<ModelResult> {
       return failFastOnBadInput(async () => {
-        const layer = findLayer(getDataset(input.dataset), input.layer);
+        const spec = getDataset(input.dataset);
+        const layer = findLayer(spec, input.layer);
         const model = layer.models.find((m) => m.name === input.model);
         if (!model) throw ApplicationFailure.nonRetryable(`layer ${input.layer} has no model "${input.model}"`, 'UnknownDataset');
-        const result = await runModel(pool, model, undefined, { period: input.period });
+        const result = await runModel(pool, spec, model, { period: input.period, runTag: currentRunTag(), publish: true });
         return { ...result, layer: input.layer };
       });
     },
 
     async checkQuality(input: CheckQualityInput): Promise<GateResult> {
-      return failFastOnBadInput(async () =>
-        runLayerGates(pool, findLayer(getDataset(input.dataset), input.layer), undefined, { period: input.period }),
-      );
+      return failFastOnBadInput(async () => {
+        const spec = getDataset(input.dataset);
+        return runLayerGates(pool, spec, findLayer(spec, input.layer), { period: input.period, runTag: currentRunTag() });
+      });
     },
   };
 }

@@ -6,19 +6,11 @@ import type { DatasetSpec } from '../../src/datasets';
 import { runLayerGates } from '../../src/warehouse/gates';
 import { SQL_DIR } from '../../src/warehouse/migrate';
 import { runModel } from '../../src/warehouse/models';
-import type { ModelRun } from '../../src/warehouse/models';
-import type { GateResult } from '../../src/contracts';
 import { psql, settle } from './db';
 import { loadAvg1 } from './proc';
 import { recordingPool, toPsqlScript } from './recording';
 import type { RecordedQuery } from './recording';
 
-// runModel / runLayerGates gained a params argument ({ period }) with incremental runs; call them through
-// these shapes so the benchmark compiles before and after that change.
-type RunModelFn = (pool: pg.Pool, model: DatasetSpec['layers'][number]['models'][number], sqlDir?: string, params?: { period?: string }) => Promise<ModelRun>;
-type RunGatesFn = (pool: pg.Pool, layer: DatasetSpec['layers'][number], sqlDir?: string, params?: { period?: string }) => Promise<GateResult>;
-const runModelP = runModel as unknown as RunModelFn;
-const runGatesP = runLayerGates as unknown as RunGatesFn;
 
 export interface TransformRun {
   totalMs: number;
@@ -28,18 +20,19 @@ export interface TransformRun {
 
 /** Every model of every layer in order, then the layer's gate: the pipeline's transform, sequentially, in-process. */
 export async function runTransform(pool: pg.Pool, dataset: DatasetSpec, period?: string): Promise<TransformRun> {
-  const params = period ? { period } : {};
+  // Each model publishes its table at once (the project's workflow publishes every table after the last gate).
+  const params = { ...(period ? { period } : {}), publish: true };
   const t0 = performance.now();
   const models: TransformRun['models'] = [];
   const gates: TransformRun['gates'] = [];
   for (const layer of dataset.layers) {
     for (const model of layer.models) {
       const m0 = performance.now();
-      const r = await runModelP(pool, model, undefined, params);
+      const r = await runModel(pool, dataset, model, params);
       models.push({ model: model.name, ms: performance.now() - m0, rows: r.rows });
     }
     const g0 = performance.now();
-    const g = await runGatesP(pool, layer, undefined, params);
+    const g = await runLayerGates(pool, dataset, layer, params);
     gates.push({ layer: layer.name, ms: performance.now() - g0, checks: g.checks.length });
   }
   return { totalMs: performance.now() - t0, models, gates };

@@ -15,7 +15,8 @@
 --   connect; a temporary table while moving duplicate keys    CONNECT, TEMPORARY on the database
 --   landing.*: create, COPY into, index, move into staging    USAGE, CREATE on schema landing
 --   staging.*: drop the old table, move the new one in        USAGE, CREATE on schema staging (owns its tables)
---   warehouse.*, mart.*: CREATE TABLE IF NOT EXISTS, rebuild   USAGE, CREATE on schemas warehouse, mart (owns them)
+--   gudang_build.*: build a run's tables before publishing     USAGE, CREATE on schema gudang_build (owns them)
+--   warehouse.*, mart.*: publish (drop old, move new in)       USAGE, CREATE on schemas warehouse, mart (owns them)
 --   ops.*: ledgers (loads, load plans/chunks, rejected rows,  USAGE on ops; SELECT, INSERT, UPDATE, DELETE on its
 --          run history)                                        tables; SELECT only on ops.schema_migrations
 -- Migrations are the owner's job: the role cannot create schemas or ops tables. (src/warehouse/migrate.ts, run by
@@ -41,7 +42,7 @@ $$;
 
 CREATE SCHEMA IF NOT EXISTS landing;
 
-GRANT USAGE, CREATE ON SCHEMA landing, staging, warehouse, mart TO gudang_pipeline;
+GRANT USAGE, CREATE ON SCHEMA landing, staging, gudang_build, warehouse, mart TO gudang_pipeline;
 GRANT USAGE ON SCHEMA ops TO gudang_pipeline;
 
 -- The ledgers stay owned by the migrations' owner; the pipeline reads and writes their rows.
@@ -60,7 +61,7 @@ DECLARE
 BEGIN
   FOR t IN
     SELECT c.oid::regclass AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname IN ('landing', 'staging', 'warehouse', 'mart') AND c.relkind IN ('r', 'p', 'v', 'm')
+     WHERE n.nspname IN ('landing', 'staging', 'gudang_build', 'warehouse', 'mart') AND c.relkind IN ('r', 'p', 'v', 'm')
        AND pg_get_userbyid(c.relowner) <> 'gudang_pipeline'
   LOOP
     EXECUTE format('ALTER TABLE %s OWNER TO gudang_pipeline', t.name);

@@ -85,12 +85,17 @@ const sources = [
   }),
 ];
 
-const model = (layer: string, name: string, schema: string) => ({ name, file: `models/django-apparel/${layer}/${name}.sql`, table: `${schema}.${name}` });
+const schemas = { staging: 'staging', warehouse: 'warehouse', mart: 'mart' };
+const model = (layer: string, name: string, schema: keyof typeof schemas) => ({
+  name,
+  file: `models/django-apparel/${layer}/${name}.sql`,
+  table: `${schemas[schema]}.${name}`,
+});
 
 export const djangoApparel: DatasetSpec = defineDataset({
   name: 'django-apparel',
   description: 'Django Apparel online clothing store: 7 source tables into a sales star schema and two datamarts',
-  schemas: { staging: 'staging', warehouse: 'warehouse', mart: 'mart' },
+  schemas,
   partitionsQuery: 'models/django-apparel/partitions.sql',
   defaultSource: 'dataset',
   generator: 'dataset/generate.ts',

@@ -1,12 +1,14 @@
 import { basename } from 'node:path';
 import type pg from 'pg';
 import type { GateCheckResult, GateResult } from '../contracts';
-import type { LayerSpec } from '../datasets/types';
+import type { DatasetSpec, LayerSpec } from '../datasets/types';
 import { withTransaction } from '../db';
 import { InputError } from '../errors';
 import { SQL_DIR } from './migrate';
 import type { ModelParams, ModelTest } from './models';
-import { assertIdentifier, parseModelTests, readSqlFile, setRunParams } from './models';
+import { assertIdentifier, datasetPlaceholders, parseModelTests, readSqlFile, setRunParams } from './models';
+import { renderSql } from './sql-text';
+import type { Placeholders } from './sql-text';
 
 // A layer's quality gate: the generic tests annotated in its model files plus its singular tests, all run in
 // one read-only REPEATABLE READ transaction (one snapshot for every check). Any failure throws
@@ -22,7 +24,11 @@ export interface SingularTest {
   sql: string;
 }
 
-/** Reads `-- check: <name>` and `-- table: <table>` from a singular test file. */
+/**
+ * Reads `-- check: <name>` and `-- table: <table>` from a singular test file. The table header is what the result
+ * is reported against (the published name); the SQL itself reads models through {{ ref('model') }} and staging
+ * through {{ source('source') }}, resolved when the gate runs.
+ */
 export function parseSingularTest(sqlText: string, file: string): SingularTest {
   const header = (name: string) => new RegExp(`^\\s*--\\s*${name}:\\s*(\\S+)\\s*$`, 'm').exec(sqlText)?.[1];
   const check = header('check') ?? basename(file, '.sql');
@@ -53,7 +59,7 @@ interface Finding {
 }
 
 /** Columns that identify a row of `table`, for samples: its primary key, else its narrowest unique index. */
-async function rowKey(client: pg.PoolClient, table: string): Promise<string[]> {
+async function rowKey(client: pg.ClientBase, table: string): Promise<string[]> {
   const { rows } = await client.query<{ columns: string[] }>(
     `SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum)) AS columns
        FROM pg_index AS i
@@ -76,8 +82,9 @@ function formatKey(row: Record<string, unknown>, n: number): string {
   return n === 1 ? parts[0]! : `(${parts.join(', ')})`;
 }
 
-async function runGenericTest(client: pg.PoolClient, test: ModelTest, keyCache: Map<string, string[]>): Promise<Finding> {
-  const table = assertIdentifier(test.table, 'test table');
+/** Runs one annotated test against `table`, the model's table as of this run (its build table if it was built). */
+async function runGenericTest(client: pg.ClientBase, test: ModelTest, table: string, refs: Placeholders, keyCache: Map<string, string[]>): Promise<Finding> {
+  assertIdentifier(table, 'test table');
   const columns = test.columns.map((c) => assertIdentifier(c, `test column of ${table}`));
   const filter = test.where ? ` AND (${test.where})` : '';
 
@@ -115,7 +122,7 @@ async function runGenericTest(client: pg.PoolClient, test: ModelTest, keyCache: 
     condition = `(${columns.map((c) => `t.${c} IS NULL`).join(' OR ')})`;
   } else {
     const ref = test.references!;
-    const parent = assertIdentifier(ref.table, 'relationship parent table');
+    const parent = assertIdentifier(ref.model ? refs.ref(ref.model) : ref.table, 'relationship parent table');
     const parentColumn = assertIdentifier(ref.column, 'relationship parent column');
     condition = `t.${columns[0]} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${parent} AS p WHERE p.${parentColumn} = t.${columns[0]})`;
   }
@@ -129,13 +136,14 @@ async function runGenericTest(client: pg.PoolClient, test: ModelTest, keyCache: 
   return { failures: Number(rows[0]?.failures ?? 0), label: label(key), values: rows.map((r) => formatKey(r, key.length)) };
 }
 
-async function runSingularTest(client: pg.PoolClient, test: SingularTest): Promise<Finding> {
+async function runSingularTest(client: pg.ClientBase, test: SingularTest, refs: Placeholders): Promise<Finding> {
+  const sql = renderSql(test.sql, refs, `singular test sql/${test.file}`);
   const { rows } = await client.query<{ failures: string; sample: string | null }>(
     `SELECT (count(*) OVER ())::text AS failures,
             (SELECT string_agg(e.key || '=' || coalesce(e.value, 'NULL'), ', ' ORDER BY e.n)
                FROM json_each_text(row_to_json(t)) WITH ORDINALITY AS e(key, value, n)) AS sample
        FROM (
-${test.sql}
+${sql}
 ) AS t
       LIMIT ${SAMPLE_SIZE}`,
   );
@@ -169,11 +177,19 @@ function describeFailure(result: GateCheckResult, finding: Finding): string {
  * Returns all results when everything passes; otherwise throws InputError('QualityGateFailed') whose message
  * names each failed check, its table and up to five offending keys, with `details.checks` holding all results.
  */
-export async function runLayerGates(pool: pg.Pool, layer: LayerSpec, sqlDir: string = SQL_DIR, params: ModelParams = {}): Promise<GateResult> {
+export async function runLayerGates(
+  pool: pg.Pool,
+  dataset: DatasetSpec,
+  layer: LayerSpec,
+  params: ModelParams = {},
+  sqlDir: string = SQL_DIR,
+): Promise<GateResult> {
   const started = Date.now();
   // Read and parse everything first: a malformed annotation fails before any query runs.
-  const generic: ModelTest[] = [];
-  for (const model of layer.models) generic.push(...parseModelTests(await readSqlFile(model.file, sqlDir), model.table));
+  const generic: { test: ModelTest; model: string }[] = [];
+  for (const model of layer.models) {
+    for (const test of parseModelTests(await readSqlFile(model.file, sqlDir), model.table)) generic.push({ test, model: model.name });
+  }
   const singular: SingularTest[] = [];
   for (const file of layer.tests) singular.push(parseSingularTest(await readSqlFile(file, sqlDir), file));
 
@@ -196,11 +212,13 @@ export async function runLayerGates(pool: pg.Pool, layer: LayerSpec, sqlDir: str
     pool,
     async (client) => {
       await setRunParams(client, params);
+      // Tables as of this run: what this run built (not yet published), else what is published.
+      const refs = await datasetPlaceholders(client, dataset, params.runTag ?? 'adhoc');
       const keyCache = new Map<string, string[]>();
-      for (const test of generic) {
+      for (const { test, model } of generic) {
         let finding: Finding;
         try {
-          finding = await runGenericTest(client, test, keyCache);
+          finding = await runGenericTest(client, test, refs.ref(model), refs, keyCache);
         } catch (err) {
           throw describeCheckError(err, test.check, test.table);
         }
@@ -209,7 +227,7 @@ export async function runLayerGates(pool: pg.Pool, layer: LayerSpec, sqlDir: str
       for (const test of singular) {
         let finding: Finding;
         try {
-          finding = await runSingularTest(client, test);
+          finding = await runSingularTest(client, test, refs);
         } catch (err) {
           throw describeCheckError(err, test.check, test.table);
         }

@@ -3,23 +3,20 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import type pg from 'pg';
 import { isPeriod } from '../contracts';
 import type { ModelResult } from '../contracts';
-import type { ModelSpec } from '../datasets/types';
+import type { DatasetSpec, ModelSpec } from '../datasets/types';
 import { withTransaction } from '../db';
 import { InputError } from '../errors';
+import { BUILD_SCHEMA, buildRelname, builtTables, columnsOf, describeColumns, swapIntoPlace } from './build';
 import { SQL_DIR } from './migrate';
+import { assertIdentifier, lineAt, renderSql, splitModelDdl } from './sql-text';
+import type { Placeholders } from './sql-text';
+
+export { IDENTIFIER, assertIdentifier } from './sql-text';
+export { parseModelTests } from './annotations';
+export type { ModelTest, ModelTestKind } from './annotations';
 
 /** A model run as runModel reports it; the caller adds the layer to make a ModelResult. */
 export type ModelRun = Omit<ModelResult, 'layer'>;
-
-/** Identifiers spliced into generated SQL (tables, columns): plain lower-case, optionally schema-qualified. */
-export const IDENTIFIER = /^[a-z_][a-z0-9_.]*$/;
-
-export function assertIdentifier(name: string, what: string): string {
-  if (!IDENTIFIER.test(name) || name.includes('..') || name.endsWith('.')) {
-    throw new InputError('ConfigError', `${what} ${JSON.stringify(name)} is not a plain lower-case identifier`);
-  }
-  return name;
-}
 
 /** Resolves a path relative to sql/ and refuses anything that would leave it. */
 export function sqlPath(file: string, sqlDir: string = SQL_DIR): string {
@@ -49,53 +46,159 @@ export async function readSqlFile(file: string, sqlDir: string = SQL_DIR): Promi
 export interface ModelParams {
   /** The logical month to load, YYYY-MM; absent = full refresh. */
   period?: string;
+  /**
+   * Names the run's build tables (gudang_build.<schema>__<table>__<tag>): models of one run see each other's
+   * built tables through {{ ref() }}. Default 'adhoc'.
+   */
+  runTag?: string;
+  /** Publish the built table at once, in the model's own transaction (no separate publish step). Default false. */
+  publish?: boolean;
 }
 
 /** Sets the run parameters on a connection inside an open transaction (transaction-local). */
-export async function setRunParams(client: pg.PoolClient, params: ModelParams): Promise<void> {
+export async function setRunParams(client: pg.ClientBase, params: ModelParams): Promise<void> {
   const period = params.period ?? '';
   if (period !== '' && !isPeriod(period)) throw new InputError('ConfigError', `period ${JSON.stringify(period)} is not YYYY-MM`);
   await client.query(`SELECT set_config('gudang.period', $1, true)`, [period]);
 }
 
-/** 1-based line of a character offset (PostgreSQL reports `position` 1-based, in characters). */
-function lineOf(text: string, position: number): number {
-  return text.slice(0, Math.max(0, position - 1)).split('\n').length;
-}
+const findModel = (dataset: DatasetSpec, name: string) => dataset.layers.flatMap((l) => l.models).find((m) => m.name === name);
 
 /**
- * Runs one model: its SQL file (which creates its table if missing and rebuilds its contents, or only the
- * month of `params.period`) in a single transaction, then counts the table's rows. A failure rolls everything back, so a retry starts from the
- * previous committed state. Runs of the same model are serialised by a transaction-level advisory lock keyed
- * on the table, so two attempts racing each other cannot interleave.
+ * {{ ref() }} and {{ source() }} of a dataset as of a run: a model built in this run (its build table exists)
+ * resolves to that build table, any other to its published table; a source to the dataset's staging table.
+ */
+export async function datasetPlaceholders(client: pg.ClientBase, dataset: DatasetSpec, runTag: string): Promise<Placeholders> {
+  const built = await builtTables(client, runTag);
+  return {
+    ref(name) {
+      const model = findModel(dataset, name);
+      if (!model) throw new InputError('ConfigError', `names no model of dataset ${dataset.name}`);
+      const relname = buildRelname(assertIdentifier(model.table, `model ${name}: table`), runTag);
+      return built.has(relname) ? `${BUILD_SCHEMA}.${relname}` : model.table;
+    },
+    source(name) {
+      if (!dataset.sources.some((s) => s.name === name)) throw new InputError('ConfigError', `names no source of dataset ${dataset.name}`);
+      return assertIdentifier(`${dataset.schemas.staging}.${name}`, `source ${name}: table`);
+    },
+  };
+}
+
+const USES_PRIOR = /\{\{\s*prior\s*\}\}/;
+const BASE_COMMENT = /^gudang:base=(\d+|none)$/;
+
+/**
+ * Runs one model in a single transaction: creates its build table from the model's DDL (its
+ * `CREATE TABLE {{ this }} (...)` statement, so the table always has the columns its SQL declares), runs the rest
+ * of its SQL with the placeholders resolved, and counts the rows. With `params.publish` the built table then
+ * replaces the published one in the same transaction; otherwise it waits in gudang_build for publishRun.
+ * A failure rolls everything back, so a retry starts from the previous committed state. Runs of one model in one
+ * run are serialised by an advisory lock on its build table.
  *
- * SQL errors are rethrown with the model and file named; errors of SQLSTATE class 42 (syntax error, unknown
+ * {{ prior }} (stateful models) is the published table when its columns equal the DDL's. When it is missing it is
+ * created empty from the DDL (in gudang_build, so nothing visible changes); when its columns differ, the
+ * overlapping columns are carried over into a copy made from the DDL (new columns get their default), and if that
+ * fails (a new NOT NULL column without a default, a type that does not cast) the run fails with a ConfigError
+ * naming both column lists. The build table remembers which published table it was based on (a table comment),
+ * so publishing over a table another run replaced meanwhile is refused.
+ *
+ * SQL errors are rethrown with the model, file and line named; errors of SQLSTATE class 42 (syntax error, unknown
  * table or column) come back as InputError 'ConfigError' because retrying the same SQL cannot succeed.
  */
-export async function runModel(pool: pg.Pool, model: ModelSpec, sqlDir: string = SQL_DIR, params: ModelParams = {}): Promise<ModelRun> {
+export async function runModel(pool: pg.Pool, dataset: DatasetSpec, model: ModelSpec, params: ModelParams = {}, sqlDir: string = SQL_DIR): Promise<ModelRun> {
   const started = Date.now();
   const table = assertIdentifier(model.table, `model ${model.name}: table`);
+  const runTag = params.runTag ?? 'adhoc';
+  const build = `${BUILD_SCHEMA}.${buildRelname(table, runTag)}`;
+  const priorCopy = `${build}_p`;
   const sql = await readSqlFile(model.file, sqlDir);
+  const { ddl, body, ddlLine } = splitModelDdl(sql, model.file);
+  const stateful = USES_PRIOR.test(body);
 
   let rows: number;
   try {
     rows = await withTransaction(pool, async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`gudang.model:${table}`]);
+      const exec = async (text: string, firstLine: number) => {
+        try {
+          await client.query(text);
+        } catch (err) {
+          throw describeModelError(err, model, text, firstLine);
+        }
+      };
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`gudang.model:${build}`]);
+      // Publishing at once replaces tables other models read: one such model at a time per dataset, taken before
+      // any table is read, so two of them cannot deadlock (one reading what the other drops).
+      if (params.publish) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`gudang.publish:${dataset.name}`]);
       await setRunParams(client, params);
-      await client.query(sql);
-      const count = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`);
+      const refs = await datasetPlaceholders(client, dataset, runTag);
+      const where = `model ${model.name} (sql/${model.file})`;
+      await client.query(`DROP TABLE IF EXISTS ${build}, ${priorCopy}`);
+      await exec(renderSql(ddl, { ...refs, this: build }, where), ddlLine);
+      let prior = table;
+      let base = 'none';
+      if (stateful) ({ prior, base } = await preparePrior(client, model, renderSql(ddl, { ...refs, this: priorCopy }, where), build, priorCopy));
+      await exec(renderSql(body, { ...refs, this: build, prior }, where), 1);
+      const count = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${build}`);
+      await client.query(`DROP TABLE IF EXISTS ${priorCopy}`);
+      if (params.publish) {
+        await swapIntoPlace(client, build, table);
+      } else {
+        await client.query(`COMMENT ON TABLE ${build} IS 'gudang:base=${stateful ? base : 'none'}'`);
+      }
       return Number(count.rows[0]?.n ?? 0);
     });
   } catch (err) {
-    throw describeModelError(err, model, sql);
+    throw err instanceof InputError || described.has(err as Error) ? err : describeModelError(err, model, sql, 1);
   }
   return { model: model.name, table, rows, durationMs: Date.now() - started };
 }
 
-function describeModelError(err: unknown, model: ModelSpec, sql: string): Error {
-  if (err instanceof InputError) return err;
+/** {{ prior }} for a stateful model: the published table, or a copy made from the DDL (see runModel). */
+async function preparePrior(
+  client: pg.ClientBase,
+  model: ModelSpec,
+  priorDdl: string,
+  build: string,
+  priorCopy: string,
+): Promise<{ prior: string; base: string }> {
+  const { rows } = await client.query<{ oid: string | null }>(`SELECT to_regclass($1)::oid::text AS oid`, [model.table]);
+  const oid = rows[0]?.oid ?? null;
+  const declared = await columnsOf(client, build);
+  if (oid) {
+    const published = await columnsOf(client, model.table);
+    if (describeColumns(published) === describeColumns(declared)) return { prior: model.table, base: oid };
+    await client.query(priorDdl);
+    const common = declared.filter((c) => published.some((p) => p.name === c.name)).map((c) => c.name);
+    try {
+      await client.query('SAVEPOINT carry_over');
+      await client.query(`INSERT INTO ${priorCopy} (${common.join(', ')}) SELECT ${common.join(', ')} FROM ${model.table}`);
+    } catch (err) {
+      throw new InputError(
+        'ConfigError',
+        `model ${model.name} (sql/${model.file}) declares (${describeColumns(declared)}) but the published ${model.table} has ` +
+          `(${describeColumns(published)}); carrying its overlapping columns (${common.join(', ') || 'none'}) over into {{ prior }} failed: ` +
+          `${(err as Error).message}. Make the new columns nullable or give them a default, or drop ${model.table} to start its history afresh`,
+        { model: model.name, file: model.file },
+      );
+    }
+    return { prior: priorCopy, base: oid };
+  }
+  await client.query(priorDdl);
+  return { prior: priorCopy, base: 'none' };
+}
+
+/** The published table a build table was based on (its OID, or 'none'), as runModel recorded it. */
+export async function buildBase(client: pg.ClientBase, build: string): Promise<string | undefined> {
+  const { rows } = await client.query<{ c: string | null }>(`SELECT obj_description($1::regclass, 'pg_class') AS c`, [build]);
+  return BASE_COMMENT.exec(rows[0]?.c ?? '')?.[1];
+}
+
+const described = new WeakSet<Error>();
+
+function describeModelError(err: unknown, model: ModelSpec, sql: string, firstLine: number): Error {
+  if (err instanceof InputError || described.has(err as Error)) return err as Error;
   const pgErr = err as Error & { code?: string; position?: string; detail?: string; hint?: string };
-  const where = pgErr.position ? ` at line ${lineOf(sql, Number(pgErr.position))}` : '';
+  const where = pgErr.position ? ` at line ${firstLine - 1 + lineAt(sql, Number(pgErr.position) - 1)}` : '';
   const extra = [pgErr.detail, pgErr.hint && `hint: ${pgErr.hint}`].filter(Boolean).join('; ');
   const message = `model ${model.name} (sql/${model.file})${where} failed: ${pgErr.message}${extra ? ` (${extra})` : ''}`;
   if (typeof pgErr.code === 'string' && pgErr.code.startsWith('42')) {
@@ -103,112 +206,6 @@ function describeModelError(err: unknown, model: ModelSpec, sql: string): Error 
   }
   const wrapped = new Error(message, { cause: err });
   if (pgErr.code) Object.assign(wrapped, { code: pgErr.code });
+  described.add(wrapped);
   return wrapped;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Generic tests, declared as annotation comments in a model file, one per line:
-//
-//   -- test: unique(col[, col...])                        no two rows share these values (NULLs compare equal)
-//   -- test: not_null(col[, col...])                      none of these columns is NULL
-//   -- test: relationship(col -> schema.table.col)        every non-NULL value exists in the parent column
-//   -- test: unknown_member(col = <integer>)              exactly one row has this key (the unknown member)
-//
-// unique, not_null and relationship take an optional row filter after the parentheses, limited to
-//   where <col> (= | <> | != | < | <= | > | >=) <integer>     or     where <col> is [not] null
-// e.g. `-- test: not_null(customer_id) where customer_key <> -1` exempts the unknown member, whose natural id
-// is NULL. Every identifier is checked against IDENTIFIER before it is spliced into SQL.
-// ---------------------------------------------------------------------------------------------------------
-
-export type ModelTestKind = 'unique' | 'not_null' | 'relationship' | 'unknown_member';
-
-export interface ModelTest {
-  kind: ModelTestKind;
-  /** Display name, e.g. "unique(customer_key)" or "not_null(customer_id) where customer_key <> -1". */
-  check: string;
-  /** The model's table, schema-qualified. */
-  table: string;
-  columns: string[];
-  /** relationship: the parent table and column. */
-  references?: { table: string; column: string };
-  /** unknown_member: the key value. */
-  value?: string;
-  /** Optional row filter, already validated and normalised, e.g. "customer_key <> -1". */
-  where?: string;
-}
-
-const TEST_LINE = /^\s*--\s*test:\s*(.*?)\s*$/;
-const TEST_CALL = /^([a-z_]+)\s*\((.*)\)\s*(?:where\s+(.+))?$/i;
-const WHERE_COMPARE = /^([a-z_][a-z0-9_]*)\s*(=|<>|!=|<=|>=|<|>)\s*(-?\d+)$/;
-const WHERE_NULL = /^([a-z_][a-z0-9_]*)\s+is\s+(not\s+)?null$/i;
-
-function bad(table: string, line: string, why: string): InputError {
-  return new InputError('ConfigError', `test annotation for ${table} is invalid: ${JSON.stringify(line)}: ${why}`);
-}
-
-function parseColumns(list: string, table: string, line: string): string[] {
-  const cols = list.split(',').map((c) => c.trim());
-  if (cols.length === 0 || cols.some((c) => c === '')) throw bad(table, line, 'expected a comma-separated list of columns');
-  for (const c of cols) {
-    if (!IDENTIFIER.test(c) || c.includes('.')) throw bad(table, line, `${JSON.stringify(c)} is not a plain column name`);
-  }
-  return cols;
-}
-
-function parseWhere(text: string, table: string, line: string): string {
-  const t = text.trim();
-  const cmp = WHERE_COMPARE.exec(t);
-  if (cmp) return `${cmp[1]} ${cmp[2] === '!=' ? '<>' : cmp[2]} ${cmp[3]}`;
-  const isNull = WHERE_NULL.exec(t);
-  if (isNull) return `${isNull[1]} is ${isNull[2] ? 'not ' : ''}null`;
-  throw bad(table, line, 'a filter must be "where <column> <op> <integer>" or "where <column> is [not] null"');
-}
-
-/** Parses the `-- test:` annotations of a model file into generic checks on `table`. Throws on a bad annotation. */
-export function parseModelTests(sqlText: string, table: string): ModelTest[] {
-  assertIdentifier(table, 'model table');
-  const tests: ModelTest[] = [];
-  for (const raw of sqlText.split(/\r?\n/)) {
-    const m = TEST_LINE.exec(raw);
-    if (!m) continue;
-    const line = m[1]!;
-    const call = TEST_CALL.exec(line);
-    if (!call) throw bad(table, line, 'expected name(arguments) [where <filter>]');
-    const kind = call[1]!.toLowerCase();
-    const args = call[2]!.trim();
-    const where = call[3] === undefined ? undefined : parseWhere(call[3], table, line);
-    const suffix = where ? ` where ${where}` : '';
-    switch (kind) {
-      case 'unique':
-      case 'not_null': {
-        const columns = parseColumns(args, table, line);
-        tests.push({ kind, check: `${kind}(${columns.join(', ')})${suffix}`, table, columns, where });
-        break;
-      }
-      case 'relationship': {
-        const rel = /^([a-z_][a-z0-9_]*)\s*->\s*([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$/.exec(args);
-        if (!rel) throw bad(table, line, 'expected relationship(column -> schema.table.column)');
-        const [, column, parent, parentColumn] = rel as unknown as [string, string, string, string];
-        tests.push({
-          kind,
-          check: `relationship(${column} -> ${parent}.${parentColumn})${suffix}`,
-          table,
-          columns: [column],
-          references: { table: parent, column: parentColumn },
-          where,
-        });
-        break;
-      }
-      case 'unknown_member': {
-        if (where) throw bad(table, line, 'unknown_member takes no filter');
-        const um = /^([a-z_][a-z0-9_]*)\s*=\s*(-?\d+)$/.exec(args);
-        if (!um) throw bad(table, line, 'expected unknown_member(column = integer)');
-        tests.push({ kind, check: `unknown_member(${um[1]} = ${um[2]})`, table, columns: [um[1]!], value: um[2]! });
-        break;
-      }
-      default:
-        throw bad(table, line, `unknown test "${kind}" (known: unique, not_null, relationship, unknown_member)`);
-    }
-  }
-  return tests;
 }

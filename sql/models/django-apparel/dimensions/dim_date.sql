@@ -4,8 +4,9 @@
 -- fact row can be recovered from it (date_key / 100 = YYYYMM).
 -- Unknown member: date_key = -1, full_date and every number NULL, text attributes 'Unknown'.
 -- Facts whose order date cannot be resolved point at it, so relationship tests always hold.
--- History: days are only ever added (a year stays once it has appeared), never deleted, and a day's
--- attributes are a pure function of its date, so a rerun leaves every existing row untouched.
+-- History: days are only ever added (a year stays once it has appeared: the years of {{ prior }}, the last
+-- published version, are kept), never deleted, and a day's attributes are a pure function of its date, so a
+-- rerun produces the same rows.
 --
 -- test: unique(date_key)
 -- test: unique(full_date)
@@ -13,7 +14,7 @@
 -- test: not_null(full_date, year, quarter, month, day, day_of_week, year_month, month_start) where date_key <> -1
 -- test: unknown_member(date_key = -1)
 
-CREATE TABLE IF NOT EXISTS warehouse.dim_date (
+CREATE TABLE {{ this }} (
   date_key     integer PRIMARY KEY,
   full_date    date UNIQUE,
   year         integer,
@@ -36,14 +37,20 @@ WITH
 
 -- import CTEs
 orders AS (
-  SELECT order_date FROM staging.orders
+  SELECT order_date FROM {{ source('orders') }}
+),
+
+prior AS (
+  SELECT year FROM {{ prior }}
 ),
 
 -- logic CTEs
 order_years AS (
-  SELECT DISTINCT extract(year FROM order_date)::integer AS year
+  SELECT extract(year FROM order_date)::integer AS year
   FROM orders
   WHERE order_date IS NOT NULL
+  UNION
+  SELECT year FROM prior WHERE year IS NOT NULL
 ),
 
 days AS (
@@ -86,23 +93,11 @@ final AS (
   SELECT * FROM calendar
 )
 
-INSERT INTO warehouse.dim_date AS dim (
+INSERT INTO {{ this }} (
   date_key, full_date, year, quarter, quarter_name, month, month_name, month_short, year_month,
   month_start, day, day_of_week, day_name, day_of_year, iso_week, is_weekend
 )
 SELECT * FROM final
-ORDER BY 1
-ON CONFLICT (date_key) DO UPDATE SET
-  full_date = EXCLUDED.full_date, year = EXCLUDED.year, quarter = EXCLUDED.quarter,
-  quarter_name = EXCLUDED.quarter_name, month = EXCLUDED.month, month_name = EXCLUDED.month_name,
-  month_short = EXCLUDED.month_short, year_month = EXCLUDED.year_month, month_start = EXCLUDED.month_start,
-  day = EXCLUDED.day, day_of_week = EXCLUDED.day_of_week, day_name = EXCLUDED.day_name,
-  day_of_year = EXCLUDED.day_of_year, iso_week = EXCLUDED.iso_week, is_weekend = EXCLUDED.is_weekend
--- Touch a row only when something actually differs: a rerun writes nothing.
-WHERE (dim.full_date, dim.year, dim.quarter, dim.quarter_name, dim.month, dim.month_name, dim.month_short,
-       dim.year_month, dim.month_start, dim.day, dim.day_of_week, dim.day_name, dim.day_of_year, dim.iso_week,
-       dim.is_weekend)
-  IS DISTINCT FROM
-      (EXCLUDED.full_date, EXCLUDED.year, EXCLUDED.quarter, EXCLUDED.quarter_name, EXCLUDED.month,
-       EXCLUDED.month_name, EXCLUDED.month_short, EXCLUDED.year_month, EXCLUDED.month_start, EXCLUDED.day,
-       EXCLUDED.day_of_week, EXCLUDED.day_name, EXCLUDED.day_of_year, EXCLUDED.iso_week, EXCLUDED.is_weekend);
+ORDER BY 1;
+
+ANALYZE {{ this }};

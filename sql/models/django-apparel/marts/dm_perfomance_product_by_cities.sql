@@ -2,13 +2,13 @@
 -- Built from fct_transactions joined to dim_locations and dim_products. Lines whose city or product is
 -- unknown are kept, under the unknown member: city_id / product_id NULL, names 'Unknown'; so the mart
 -- sums exactly to the fact. (city_id, product_id) is unique with NULLs counted as equal.
--- Rebuilt in full (delete + insert) inside the runner's transaction, after a period run too: it is an
--- all-time figure, so it always sums the whole fact, every month loaded so far.
+-- Built in full every run, after a period run too: it is an all-time figure, so it always sums the whole
+-- fact as of this run, every month loaded so far.
 --
 -- test: unique(city_id, product_id)
 -- test: not_null(city_name, province_name, product_name, size, product_category_name, total_quantity, total_sales, total_orders)
 
-CREATE TABLE IF NOT EXISTS mart.dm_perfomance_product_by_cities (
+CREATE TABLE {{ this }} (
   city_id               bigint,
   city_name             text    NOT NULL,
   province_name         text    NOT NULL,
@@ -21,26 +21,19 @@ CREATE TABLE IF NOT EXISTS mart.dm_perfomance_product_by_cities (
   total_orders          bigint  NOT NULL
 );
 
-CREATE UNIQUE INDEX IF NOT EXISTS dm_perfomance_product_by_cities_city_product_key
-  ON mart.dm_perfomance_product_by_cities (city_id, product_id) NULLS NOT DISTINCT;
-CREATE INDEX IF NOT EXISTS dm_perfomance_product_by_cities_product_idx
-  ON mart.dm_perfomance_product_by_cities (product_id);
-
-DELETE FROM mart.dm_perfomance_product_by_cities;
-
 WITH
 
 -- import CTEs
 transactions AS (
-  SELECT order_id, location_key, product_key, qty, unit_sales FROM warehouse.fct_transactions
+  SELECT order_id, location_key, product_key, qty, unit_sales FROM {{ ref('fct_transactions') }}
 ),
 
 locations AS (
-  SELECT location_key, city_id, city_name, province_name FROM warehouse.dim_locations
+  SELECT location_key, city_id, city_name, province_name FROM {{ ref('dim_locations') }}
 ),
 
 products AS (
-  SELECT product_key, product_id, product_name, size, product_category_name FROM warehouse.dim_products
+  SELECT product_key, product_id, product_name, size, product_category_name FROM {{ ref('dim_products') }}
 ),
 
 -- logic CTEs
@@ -72,7 +65,7 @@ final AS (
   JOIN products  AS p ON p.product_key  = a.product_key
 )
 
-INSERT INTO mart.dm_perfomance_product_by_cities (
+INSERT INTO {{ this }} (
   city_id, city_name, province_name, product_id, product_name, size, product_category_name,
   total_quantity, total_sales, total_orders
 )
@@ -82,4 +75,7 @@ SELECT
 FROM final
 ORDER BY city_id NULLS LAST, product_id NULLS LAST;
 
-ANALYZE mart.dm_perfomance_product_by_cities;
+CREATE UNIQUE INDEX ON {{ this }} (city_id, product_id) NULLS NOT DISTINCT;
+CREATE INDEX ON {{ this }} (product_id);
+
+ANALYZE {{ this }};

@@ -8,11 +8,11 @@
 WITH
 
 fact AS (
-  SELECT order_id, location_key, product_key, qty, unit_sales FROM warehouse.fct_transactions
+  SELECT order_id, location_key, product_key, qty, unit_sales FROM {{ ref('fct_transactions') }}
 ),
 
 mart AS (
-  SELECT total_quantity, total_sales, total_orders FROM mart.dm_perfomance_product_by_cities
+  SELECT total_quantity, total_sales, total_orders FROM {{ ref('dm_perfomance_product_by_cities') }}
 ),
 
 fact_totals AS (

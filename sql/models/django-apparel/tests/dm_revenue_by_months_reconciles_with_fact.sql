@@ -8,11 +8,11 @@
 WITH
 
 fact AS (
-  SELECT order_id, order_date, qty, unit_sales FROM warehouse.fct_transactions
+  SELECT order_id, order_date, qty, unit_sales FROM {{ ref('fct_transactions') }}
 ),
 
 mart AS (
-  SELECT month, total_revenue, total_orders, total_quantity, average_order_value FROM mart.dm_revenue_by_months
+  SELECT month, total_revenue, total_orders, total_quantity, average_order_value FROM {{ ref('dm_revenue_by_months') }}
 ),
 
 expected AS (

@@ -13,16 +13,16 @@ run AS (SELECT period, starts, ends FROM ops.run_period()),
 
 staged AS (
   SELECT od.order_detail_id, od.order_id, od.qty, od.item_price, od.unit_sales
-  FROM staging.order_details AS od
+  FROM {{ source('order_details') }} AS od
   CROSS JOIN run
   WHERE run.period IS NULL
-     OR EXISTS (SELECT 1 FROM staging.orders AS o
+     OR EXISTS (SELECT 1 FROM {{ source('orders') }} AS o
                 WHERE o.order_id = od.order_id AND o.order_date >= run.starts AND o.order_date < run.ends)
 ),
 
 fact AS (
   SELECT f.order_detail_id, f.order_id, f.qty, f.item_price, f.unit_sales
-  FROM warehouse.fct_transactions AS f
+  FROM {{ ref('fct_transactions') }} AS f
   CROSS JOIN run
   WHERE run.period IS NULL OR (f.order_date >= run.starts AND f.order_date < run.ends)
 ),

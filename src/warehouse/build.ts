@@ -1,0 +1,160 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { InputError } from '../errors';
+
+// Where a run builds its tables, and how a built table replaces the published one.
+//
+// Every model of a run writes `gudang_build.<schema>__<table>__<run tag>` (schema gudang_build: created by the
+// migrations, no privileges for readers). The run tag comes from the Temporal run id, so two runs never share a
+// build table and a retried activity of one run rebuilds its own. Publishing moves a built table into its
+// schema under the published name (DROP of the old table, ALTER TABLE ... SET SCHEMA, RENAME), inside the
+// caller's transaction, carrying the old table's grants and the schema's default privileges over.
+
+export const BUILD_SCHEMA = 'gudang_build';
+const TAG = /^[a-z0-9]{1,12}$/;
+
+/** A short, stable tag for a run: 10 hex digits of the sha256 of its id. */
+export function runTagOf(runId: string): string {
+  return createHash('sha256').update(runId).digest('hex').slice(0, 10);
+}
+
+function splitTable(table: string): { schema: string; name: string } {
+  const dot = table.indexOf('.');
+  if (dot < 0) throw new InputError('ConfigError', `table ${JSON.stringify(table)} is not schema-qualified`);
+  return { schema: table.slice(0, dot), name: table.slice(dot + 1) };
+}
+
+/** The unqualified name of a published table's build table for a run (at most 56 characters). */
+export function buildRelname(published: string, runTag: string): string {
+  if (!TAG.test(runTag)) throw new InputError('ConfigError', `run tag ${JSON.stringify(runTag)} is not 1-12 lower-case letters or digits`);
+  const { schema, name } = splitTable(published);
+  let base = `${schema}__${name}`;
+  if (base.length > 44) base = `${base.slice(0, 35)}_${createHash('sha256').update(base).digest('hex').slice(0, 8)}`;
+  return `${base}__${runTag}`;
+}
+
+export const buildTable = (published: string, runTag: string) => `${BUILD_SCHEMA}.${buildRelname(published, runTag)}`;
+
+/** Build tables of one run that exist now (unqualified names). */
+export async function builtTables(client: pg.ClientBase, runTag: string): Promise<Set<string>> {
+  const { rows } = await client.query<{ relname: string }>(
+    `SELECT c.relname::text AS relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND right(c.relname, $2) = $3`,
+    [BUILD_SCHEMA, runTag.length + 2, `__${runTag}`],
+  );
+  return new Set(rows.map((r) => r.relname));
+}
+
+/** Drops every build table of a run (a failed or cancelled run's leftovers). Returns how many. */
+export async function discardBuild(client: pg.ClientBase, runTag: string): Promise<number> {
+  const tables = [...(await builtTables(client, runTag))];
+  const { rows } = await client.query<{ relname: string }>(
+    `SELECT c.relname::text AS relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind = 'r' AND right(c.relname, $2) = $3`,
+    [BUILD_SCHEMA, runTag.length + 4, `__${runTag}_p`],
+  );
+  tables.push(...rows.map((r) => r.relname));
+  if (tables.length > 0) await client.query(`DROP TABLE IF EXISTS ${tables.map((t) => `${BUILD_SCHEMA}.${t}`).join(', ')}`);
+  return tables.length;
+}
+
+export interface Column {
+  name: string;
+  type: string;
+}
+
+export async function columnsOf(client: pg.ClientBase, table: string): Promise<Column[]> {
+  const { rows } = await client.query<Column>(
+    `SELECT attname::text AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+      WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    [table],
+  );
+  return rows;
+}
+
+export const describeColumns = (cols: Column[]) => cols.map((c) => `${c.name} ${c.type}`).join(', ');
+
+/** GRANT statements that give `target` the privileges `source` has (other than its owner's), if source exists. */
+async function grantsLike(client: pg.ClientBase, source: string, target: string): Promise<string[]> {
+  const { rows } = await client.query<{ stmt: string }>(
+    `SELECT format('GRANT %s ON %s TO %s%s', a.privilege_type, $2::text,
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,
+                   CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) AS stmt
+       FROM pg_class AS c
+       CROSS JOIN LATERAL aclexplode(c.relacl) AS a
+       LEFT JOIN pg_roles AS r ON r.oid = a.grantee
+      WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner`,
+    [source, target],
+  );
+  return rows.map((r) => r.stmt);
+}
+
+/** GRANT statements for the default privileges that a table created by its owner in `schema` would get. */
+async function defaultGrants(client: pg.ClientBase, schema: string, target: string): Promise<string[]> {
+  const { rows } = await client.query<{ stmt: string }>(
+    `SELECT format('GRANT %s ON %s TO %s%s', a.privilege_type, $2::text,
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,
+                   CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) AS stmt
+       FROM pg_default_acl AS d
+       CROSS JOIN LATERAL aclexplode(d.defaclacl) AS a
+       LEFT JOIN pg_roles AS r ON r.oid = a.grantee
+      WHERE d.defaclobjtype = 'r'
+        AND d.defaclrole = (SELECT relowner FROM pg_class WHERE oid = $2::regclass)
+        AND d.defaclnamespace IN (0, (SELECT oid FROM pg_namespace WHERE nspname = $1))
+        AND a.grantee <> d.defaclrole`,
+    [schema, target],
+  );
+  return rows.map((r) => r.stmt);
+}
+
+/** Renames the indexes and owned sequences of a just-published table after it: `<table>_pkey`, `<table>_<cols>_idx`. */
+async function renameDependents(client: pg.ClientBase, schema: string, table: string): Promise<void> {
+  const qualified = `${schema}.${table}`;
+  const { rows } = await client.query<{ relname: string; kind: string; cols: string }>(
+    `SELECT i.relname::text AS relname,
+            CASE WHEN x.indisprimary THEN 'pkey' WHEN x.indisunique THEN 'key' ELSE 'idx' END AS kind,
+            coalesce(string_agg(a.attname, '_' ORDER BY k.ord), 'expr') AS cols
+       FROM pg_index AS x
+       JOIN pg_class AS i ON i.oid = x.indexrelid
+       CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+       LEFT JOIN pg_attribute AS a ON a.attrelid = x.indrelid AND a.attnum = k.attnum AND k.attnum > 0
+      WHERE x.indrelid = $1::regclass
+      GROUP BY i.relname, x.indisprimary, x.indisunique
+     UNION ALL
+     SELECT s.relname::text, 'seq', a.attname::text
+       FROM pg_depend AS d
+       JOIN pg_class AS s ON s.oid = d.objid AND s.relkind = 'S'
+       JOIN pg_attribute AS a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+      WHERE d.refobjid = $1::regclass AND d.classid = 'pg_class'::regclass
+      ORDER BY 1`,
+    [qualified],
+  );
+  const taken = new Set<string>();
+  for (const r of rows) {
+    const stem = r.kind === 'pkey' ? table : `${table}_${r.cols}`;
+    let name = `${stem}_${r.kind}`.slice(0, 63);
+    for (let n = 1; taken.has(name); n++) name = `${stem.slice(0, 58)}_${r.kind}${n}`;
+    taken.add(name);
+    if (name === r.relname) continue;
+    const what = r.kind === 'seq' ? 'SEQUENCE' : 'INDEX';
+    await client.query(`ALTER ${what} ${schema}.${r.relname} RENAME TO ${name}`);
+  }
+}
+
+/**
+ * Makes `build` (a table in gudang_build) the published table `published`, inside the caller's transaction:
+ * drops the old table (a view that depends on it makes this fail, naming the view, rather than dropping it),
+ * moves the built one into place, names its indexes after it, and gives it the old table's grants and the
+ * schema's default privileges, so readers keep seeing it.
+ */
+export async function swapIntoPlace(client: pg.ClientBase, build: string, published: string): Promise<void> {
+  const { schema, name } = splitTable(published);
+  const buildName = splitTable(build).name;
+  const grants = await grantsLike(client, published, published);
+  await client.query(`DROP TABLE IF EXISTS ${published}`);
+  await client.query(`ALTER TABLE ${build} SET SCHEMA ${schema}`);
+  await client.query(`ALTER TABLE ${schema}.${buildName} RENAME TO ${name}`);
+  await client.query(`COMMENT ON TABLE ${published} IS NULL`);
+  await renameDependents(client, schema, name);
+  for (const stmt of [...grants, ...(await defaultGrants(client, schema, published))]) await client.query(stmt);
+}
