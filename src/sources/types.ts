@@ -3,7 +3,7 @@ import type { z } from 'zod';
 export type SourceFormat = 'csv' | 'excel' | 'json' | 'parquet';
 
 /**
- * What a column holds, for the ingest engine's fast path (src/ingest/fast-validate.ts): it checks cells of these
+ * What a column holds, for the ingest engine's fast path (src/ingest/csv/fast-validate.ts): it checks cells of these
  * kinds by hand and falls back to the zod schema (the source of truth) whenever its check is not sure.
  * 'custom' columns always go through zod.
  */

@@ -6,10 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { InputError } from '../../src/errors';
 import { formatRejectBudget, parseRejectBudget, withinBudget } from '../../src/ingest/budget';
-import { RecordScanner } from '../../src/ingest/csv-scan';
-import { planCsvChunks, probeCsvHeader } from '../../src/ingest/plan';
-import type { RejectedRow } from '../../src/ingest/rows';
-import { CsvRowProcessor, csvLayout } from '../../src/ingest/rows';
+import type { RejectedRow } from '../../src/ingest/batch';
+import { planCsvChunks, probeCsvHeader } from '../../src/ingest/csv/plan';
+import { CsvRowProcessor, csvLayout } from '../../src/ingest/csv/rows';
+import { RecordScanner } from '../../src/ingest/csv/scan';
 import { col, defineSource } from '../../src/sources/columns';
 
 const spec = defineSource({

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { csvField } from '../../src/ingest/encode';
-import { checkDate, checkInt, checkNumeric, checkText, checkTimestamp, parsed } from '../../src/ingest/fast-validate';
+import { checkDate, checkInt, checkNumeric, checkText, checkTimestamp, parsed } from '../../src/ingest/csv/fast-validate';
 import { col } from '../../src/sources/columns';
 import type { ColumnSpec } from '../../src/sources/types';
 

@@ -1,5 +1,5 @@
 import type { Reader, SourceFormat } from '../types';
-import { readCsv } from './csv';
+import { readCsv } from '../../ingest/csv/reader';
 import { readExcel } from './excel';
 import { readJson } from './json';
 import { readParquet } from './parquet';

@@ -1,28 +1,13 @@
 import { isUtf8 } from 'node:buffer';
-import { setOwn } from '../sources/readers/common';
-import { firstInvalidUtf8 } from '../sources/readers/csv';
-import type { ColumnKind, SourceSpec } from '../sources/types';
-import type { RowError } from '../sources/validate';
-import { describeRowError, errorKind, fileColumns, validateRecord } from '../sources/validate';
-import { EOL_CRLF, EOL_LF, EOL_NONE, F_BAD_QUOTE, F_UNTERMINATED, LF, QUOTE, RecordScanner, fieldText } from './csv-scan';
-import { csvField } from './encode';
+import { setOwn } from '../../sources/readers/common';
+import type { ColumnKind, SourceSpec } from '../../sources/types';
+import { fileColumns, validateRecord } from '../../sources/validate';
+import type { RejectedRow } from '../batch';
+import { rejectFromErrors } from '../batch';
+import { csvField } from '../encode';
 import { KIND_CODE, checkDate, checkInt, checkNumeric, checkText, checkTimestamp, parsed } from './fast-validate';
-
-/** A row that goes to ops.rejected_rows instead of staging. */
-export interface RejectedRow {
-  /** Row number within the chunk (1 = its first record); whole-file readers: the reader's row number. */
-  row: number;
-  /** The record as read: {"column as in the file": value}. */
-  raw: Record<string, unknown>;
-  /** Every reason, readable. */
-  errors: string[];
-  /** The reasons without values (for "most common errors"). */
-  kinds: string[];
-}
-
-export function rejectFromErrors(row: number, raw: Record<string, unknown>, errors: RowError[]): RejectedRow {
-  return { row, raw, errors: errors.map(describeRowError), kinds: [...new Set(errors.map(errorKind))] };
-}
+import { EOL_CRLF, EOL_LF, EOL_NONE, F_BAD_QUOTE, F_UNTERMINATED, LF, QUOTE, RecordScanner, fieldText } from './scan';
+import { firstInvalidUtf8 } from './utf8';
 
 /** How the columns of one file line up with the source: built once per load, after the header check. */
 export interface CsvLayout {

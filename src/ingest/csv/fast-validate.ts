@@ -1,4 +1,4 @@
-import type { ColumnKind } from '../sources/types';
+import type { ColumnKind } from '../../sources/types';
 
 // Hand-written checks of one cell's bytes, by column kind. Each returns true only for text that the column's zod
 // schema accepts AND that PostgreSQL, reading the same bytes from COPY (CSV format), stores as the very value the

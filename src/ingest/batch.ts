@@ -1,0 +1,159 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Pool, PoolClient } from '../db';
+import { InputError } from '../errors';
+import type { SourceSpec } from '../sources/types';
+import type { RowError } from '../sources/validate';
+import { describeRowError, errorKind } from '../sources/validate';
+import type { parseRejectBudget } from './budget';
+import { certainlyOverBudget } from './budget';
+import type { ChunkOptions } from './chunk';
+import { copyTextLine, jsonForPg, textArrayLiteral } from './encode';
+import { copySql } from './landing';
+import type { LoadPlan } from './plan';
+
+// What every kind of chunk loader shares: a batch is one transaction (its COPY into the landing table, its rejected
+// rows, the chunk's new checkpoint), committed only while this attempt still owns the chunk.
+
+/** A row that goes to ops.rejected_rows instead of staging. */
+export interface RejectedRow {
+  /** Row number within the chunk (1 = its first record); whole-file readers: the reader's row number. */
+  row: number;
+  /** The record as read: {"column as in the file": value}. */
+  raw: Record<string, unknown>;
+  /** Every reason, readable. */
+  errors: string[];
+  /** The reasons without values (for "most common errors"). */
+  kinds: string[];
+}
+
+export function rejectFromErrors(row: number, raw: Record<string, unknown>, errors: RowError[]): RejectedRow {
+  return { row, raw, errors: errors.map(describeRowError), kinds: [...new Set(errors.map(errorKind))] };
+}
+
+export interface Checkpoint {
+  byteDone: number;
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+}
+
+export const MAX_REJECTS_PER_BATCH = 10_000;
+
+export type BatchRunner = (
+  client: PoolClient,
+  pool: Pool,
+  spec: SourceSpec,
+  plan: LoadPlan,
+  chunk: number,
+  token: string,
+  from: Checkpoint,
+  opts: ChunkOptions,
+  budget: ReturnType<typeof parseRejectBudget>,
+  beat: (cp: Checkpoint, batches: number) => void,
+) => Promise<{ batches: number }>;
+
+/** Writes to a COPY stream, honouring backpressure. */
+export async function write(stream: Writable, piece: Buffer): Promise<void> {
+  if (!stream.write(piece)) await once(stream, 'drain');
+}
+
+/** Appends rejected rows to ops.rejected_rows with COPY (text format: every value escaped, nothing interpolated). */
+async function copyRejects(client: PoolClient, plan: LoadPlan, chunk: number, rejects: readonly RejectedRow[]): Promise<void> {
+  if (rejects.length === 0) return;
+  const stream = client.query(copyFrom(`COPY ops.rejected_rows (run_id, source, file, chunk, chunk_row, raw, errors, kinds) FROM STDIN`));
+  const done = finished(stream);
+  let text = '';
+  for (const r of rejects) {
+    text += copyTextLine([plan.runId, plan.source, plan.file, chunk, r.row, jsonForPg(r.raw), textArrayLiteral(r.errors), textArrayLiteral(r.kinds)]);
+    if (text.length > 256 * 1024) {
+      await write(stream, Buffer.from(text, 'utf8'));
+      text = '';
+    }
+  }
+  if (text) await write(stream, Buffer.from(text, 'utf8'));
+  stream.end();
+  await done;
+}
+
+/** Total rows rejected so far by every chunk of the load (committed). */
+export async function rejectedSoFar(pool: Pool | PoolClient, plan: LoadPlan): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(`SELECT coalesce(sum(rows_rejected), 0) AS n FROM ops.load_chunks WHERE run_id = $1 AND source = $2`, [plan.runId, plan.source]);
+  return Number(rows[0]!.n);
+}
+
+/** Commits a batch's checkpoint, if this attempt still owns the chunk and nobody moved the checkpoint meanwhile. */
+export async function advance(client: PoolClient, plan: LoadPlan, chunk: number, token: string, from: Checkpoint, to: Checkpoint, status: string): Promise<void> {
+  const res = await client.query(
+    `UPDATE ops.load_chunks
+        SET byte_done = $6, rows_read = $7, rows_loaded = $8, rows_rejected = $9, status = $10, batches = batches + 1,
+            finished_at = CASE WHEN $10 IN ('done', 'stopped') THEN now() END, updated_at = now()
+      WHERE run_id = $1 AND source = $2 AND chunk = $3 AND owner_token = $4 AND byte_done = $5 AND rows_read = $11`,
+    [plan.runId, plan.source, chunk, token, from.byteDone, to.byteDone, to.rowsRead, to.rowsLoaded, to.rowsRejected, status, from.rowsRead],
+  );
+  if (res.rowCount !== 1) throw new Error(`chunk ${chunk} of ${plan.source} was taken over by another attempt; this attempt stops`);
+  await client.query(`UPDATE ops.load_plans SET updated_at = now() WHERE run_id = $1 AND source = $2`, [plan.runId, plan.source]);
+}
+
+/** The running COPY of the current batch. */
+export interface OpenCopy {
+  stream: Writable;
+  done: Promise<void>;
+  error?: Error;
+}
+
+export function openCopy(client: PoolClient, plan: LoadPlan): OpenCopy {
+  const stream = client.query(copyFrom(copySql(plan.landingTable, plan.copyColumns, plan.mode === 'rowkeys')));
+  const copy: OpenCopy = { stream, done: finished(stream) };
+  copy.done.catch(() => undefined); // surfaced by closeCopy
+  stream.on('error', (err) => (copy.error = err));
+  return copy;
+}
+
+export async function closeCopy(copy: OpenCopy): Promise<void> {
+  if (copy.error) throw copy.error;
+  copy.stream.end();
+  await copy.done;
+}
+
+/**
+ * Second half of a batch's transaction (the COPY is done): its rejected rows and the chunk's new checkpoint, then
+ * COMMIT. Returns true when the load is now certainly over its reject budget (the chunk is marked 'stopped').
+ */
+export async function commitBatch(
+  client: PoolClient,
+  plan: LoadPlan,
+  chunk: number,
+  token: string,
+  from: Checkpoint,
+  to: Checkpoint,
+  rejects: readonly RejectedRow[],
+  budget: ReturnType<typeof parseRejectBudget>,
+  eof: boolean,
+): Promise<boolean> {
+  try {
+    await copyRejects(client, plan, chunk, rejects);
+    const total = (await rejectedSoFar(client, plan)) - from.rowsRejected + to.rowsRejected;
+    const overBudget = certainlyOverBudget(budget, total);
+    await advance(client, plan, chunk, token, from, to, overBudget ? 'stopped' : eof ? 'done' : 'loading');
+    await client.query('COMMIT');
+    return overBudget;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A COPY that PostgreSQL refused is a bug or a database problem, except for what bad input can still cause. */
+export function translateCopyError(err: unknown, plan: LoadPlan): unknown {
+  const pgErr = err as { code?: string; message?: string; where?: string };
+  // 22xxx: data exceptions (a value PostgreSQL would not take although validation passed: e.g. numeric overflow)
+  if (typeof pgErr.code === 'string' && pgErr.code.startsWith('22')) {
+    return new InputError('SourceFormatError', `${plan.file}: PostgreSQL refused a value: ${pgErr.message ?? ''}${pgErr.where ? ` (${pgErr.where})` : ''}`, {
+      file: plan.file,
+    });
+  }
+  return err;
+}

@@ -1,0 +1,134 @@
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { InputError } from '../../errors';
+import type { BatchRunner, Checkpoint } from '../batch';
+import { MAX_REJECTS_PER_BATCH, advance, closeCopy, commitBatch, openCopy, rejectedSoFar, translateCopyError, write } from '../batch';
+import { MAX_RECORD_BYTES } from './plan';
+import { CsvRowProcessor, csvLayout } from './rows';
+
+/** Reads a byte range of the file into fresh buffers (pieces handed to COPY point into them). */
+class RangeReader {
+  private position: number;
+  constructor(
+    private readonly fh: FileHandle,
+    start: number,
+    private readonly end: number,
+    private readonly blockBytes: number,
+  ) {
+    this.position = start;
+  }
+  get done(): boolean {
+    return this.position >= this.end;
+  }
+  /** The next bytes, after `carry` (the unprocessed tail of the previous block). */
+  async next(carry: Buffer): Promise<{ buf: Buffer; fileOffset: number; last: boolean }> {
+    const want = Math.min(this.blockBytes, this.end - this.position);
+    const buf = Buffer.allocUnsafe(carry.length + want);
+    carry.copy(buf, 0);
+    let got = 0;
+    while (got < want) {
+      const { bytesRead } = await this.fh.read(buf, carry.length + got, want - got, this.position + got);
+      if (bytesRead === 0) throw new InputError('SourceFormatError', `file shrank while being loaded (at byte ${this.position + got})`);
+      got += bytesRead;
+    }
+    const fileOffset = this.position - carry.length;
+    this.position += want;
+    return { buf, fileOffset, last: this.position >= this.end };
+  }
+}
+
+/** CSV: a byte range of the file, record by record through CsvRowProcessor, in batches of about `batchBytes`. */
+export const loadCsvBatches: BatchRunner = async (client, pool, spec, plan, chunk, token, from, opts, budget, beat) => {
+  const batchBytes = opts.batchBytes ?? 16 * 1024 * 1024;
+  const batchMs = opts.batchMs ?? 2000;
+  const byteEnd = plan.chunks[chunk]!.byteEnd;
+  const processor = new CsvRowProcessor(csvLayout(spec, plan.header, plan.file), plan.mode === 'rowkeys' ? chunk : undefined);
+  processor.rowsRead = from.rowsRead;
+  processor.rowsLoaded = from.rowsLoaded;
+  processor.rowsRejected = from.rowsRejected;
+
+  const fh = await open(plan.path, 'r');
+  let committed = from;
+  let batches = 0;
+  try {
+    const reader = new RangeReader(fh, from.byteDone, byteEnd, opts.readBytes ?? 4 * 1024 * 1024);
+    let buf: Buffer = Buffer.alloc(0);
+    let bufStart = 0;
+    let fileOffset = from.byteDone; // file offset of buf[0]
+    let last = reader.done;
+    let eof = reader.done;
+    while (!eof) {
+      const batchStarted = Date.now();
+      const batchFrom = committed;
+      const room = budget.kind === 'rows' ? Math.max(1, budget.rows + 1 - (await rejectedSoFar(pool, plan))) : MAX_REJECTS_PER_BATCH;
+      const maxRejects = Math.min(MAX_REJECTS_PER_BATCH, room);
+      await client.query('BEGIN');
+      processor.startCopy();
+      const copy = openCopy(client, plan);
+      let batchBytesDone = 0;
+      try {
+        for (;;) {
+          opts.signal?.throwIfAborted();
+          if (copy.error) throw copy.error;
+          if (bufStart < buf.length) {
+            const consumed = processor.process(buf, bufStart, buf.length, last, fileOffset, maxRejects);
+            for (const piece of processor.pieces) await write(copy.stream, piece);
+            processor.pieces = [];
+            processor.pieceBytes = 0;
+            batchBytesDone += consumed - bufStart;
+            bufStart = consumed;
+          }
+          if (last && bufStart >= buf.length) {
+            eof = true;
+            break;
+          }
+          if (processor.rejects.length >= maxRejects) break;
+          if (batchBytesDone >= batchBytes || Date.now() - batchStarted >= batchMs) break;
+          // the buffer is used up, or holds only the start of a record: read on behind it
+          const carry = buf.subarray(bufStart);
+          if (carry.length > MAX_RECORD_BYTES) {
+            throw new InputError(
+              'SourceFormatError',
+              `${plan.file}: the record after row ${processor.rowsRead} of chunk ${chunk} (byte offset ${fileOffset + bufStart}) is longer than ` +
+                `${MAX_RECORD_BYTES} bytes: an unclosed quote?`,
+              { file: plan.file },
+            );
+          }
+          const next = await reader.next(carry);
+          buf = next.buf;
+          bufStart = 0;
+          fileOffset = next.fileOffset;
+          last = next.last;
+        }
+        await closeCopy(copy);
+      } catch (err) {
+        copy.stream.destroy(err as Error);
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw translateCopyError(err, plan);
+      }
+      const to: Checkpoint = {
+        byteDone: eof ? byteEnd : fileOffset + bufStart,
+        rowsRead: processor.rowsRead,
+        rowsLoaded: processor.rowsLoaded,
+        rowsRejected: processor.rowsRejected,
+      };
+      const overBudget = await commitBatch(client, plan, chunk, token, batchFrom, to, processor.rejects, budget, eof);
+      committed = to;
+      batches++;
+      beat(committed, batches);
+      if (overBudget) break;
+      if (opts.failAfterBatches !== undefined && batches >= opts.failAfterBatches && !eof) {
+        throw new Error(`fault injected after ${batches} batch(es) of chunk ${chunk}`);
+      }
+    }
+    if (batches === 0) {
+      // nothing to read (an empty range, e.g. a header-only file, or a checkpoint already at the end)
+      await client.query('BEGIN');
+      await advance(client, plan, chunk, token, committed, { ...committed, byteDone: byteEnd }, 'done');
+      await client.query('COMMIT');
+    }
+  } finally {
+    await fh.close();
+  }
+  return { batches };
+};
