@@ -8,7 +8,7 @@ const NODE_BUILTINS = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.gudang/**', 'test-artifacts/**', 'bench/data/**', 'bin/**'] },
+  { ignores: ['node_modules/**', '.gudang/**', 'test-artifacts/**', 'bench/data/**', 'bin/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

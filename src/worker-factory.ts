@@ -9,7 +9,13 @@ import { createActivities } from '../activities';
 import type { Config } from './config';
 import type { Pool } from './db';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository (or image) root: the nearest folder above this module with a package.json (src/ from sources, dist/src/ compiled). */
+function findRoot(from: string): string {
+  let dir = path.dirname(from);
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+const ROOT = findRoot(fileURLToPath(import.meta.url));
 export const WORKFLOWS_PATH = path.join(ROOT, 'workflows', 'index.ts');
 /** Where `npm run build:workflows` writes the bundle unless GUDANG_WORKFLOW_BUNDLE says otherwise. */
 export const DEFAULT_BUNDLE_PATH = path.join(ROOT, '.gudang', 'workflow-bundle.js');
@@ -114,6 +120,9 @@ export async function createWorker({ config, pool, connection, options }: Worker
     activities: createActivities(pool),
     maxConcurrentActivityTaskExecutions: config.GUDANG_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.GUDANG_MAX_CONCURRENT_WORKFLOW_TASKS,
+    // Each cached workflow keeps its state in the workflow context; the bound keeps the worker's memory bounded
+    // (a workflow evicted from the cache is replayed from its history when it next has work).
+    maxCachedWorkflows: config.GUDANG_MAX_CACHED_WORKFLOWS,
     // On SIGINT/SIGTERM, running activities get this long to finish before they are cancelled and handed back
     // to the server, which retries them on another worker (every activity is safe to retry).
     shutdownGraceTime: '30 seconds',

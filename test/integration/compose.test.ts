@@ -177,7 +177,9 @@ describe('docker-compose.yml', { skip: compose ? false : 'no docker compose / do
     const dockerfile = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
     assert.match(dockerfile, /^FROM node:20-slim\b/m);
     assert.match(dockerfile, /^RUN npm ci\b/m);
-    assert.match(dockerfile, /^CMD \["node", ?"--import", ?"tsx", ?"src\/worker\.ts"\]/m);
+    // compiled JavaScript at run time (no tsx): the image builds the worker and the workflow bundle
+    assert.match(dockerfile, /^RUN npm run build\b/m);
+    assert.match(dockerfile, /^CMD \["node",.*"dist\/src\/worker\.js"\]/m);
     const dockerignore = readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
     assert.ok(dockerignore.includes('node_modules'), '.dockerignore keeps node_modules out of the build context');
     const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
