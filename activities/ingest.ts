@@ -7,7 +7,8 @@ import type { Pool } from '../src/db';
 import type { ChunkResult } from '../src/ingest/chunk';
 import { LoadNotActiveError, loadChunk } from '../src/ingest/chunk';
 import { loadSource } from '../src/ingest/load';
-import { planLoad } from '../src/ingest/plan';
+import { planLoad, readPlan } from '../src/ingest/plan';
+import { ensurePlannedCopy, releasePlannedCopy } from '../src/sources/remote';
 import { discardLoad, publishLoad } from '../src/ingest/publish';
 import type { SourceSpec } from '../src/sources/types';
 import { failFastOnBadInput, heartbeating } from './common';
@@ -68,6 +69,25 @@ function specOf(dataset: string, source: string): SourceSpec {
   return spec;
 }
 
+/**
+ * A remote file's planned copy on this worker: fetched again (and its planned sha256 checked) when this worker did not
+ * plan the load or its cache dropped the copy. Local files are left alone.
+ */
+async function ensureFile(pool: Pool, runId: string, source: string, beat: (details: unknown) => void): Promise<void> {
+  const plan = await readPlan(pool, runId, source);
+  if (!plan?.remoteSourceDir || plan.status !== 'loading') return;
+  await ensurePlannedCopy(
+    { sourceDir: plan.remoteSourceDir, file: plan.file, format: plan.format, path: plan.path, sizeBytes: plan.sizeBytes, mtimeMs: plan.mtimeMs, sha256: plan.sha256 },
+    { heartbeat: beat, signal: Context.current().cancellationSignal },
+  );
+}
+
+/** Removes this worker's cached copy of a remote file once its load is over. */
+async function releaseFile(pool: Pool, runId: string, source: string): Promise<void> {
+  const plan = await readPlan(pool, runId, source);
+  if (plan?.remoteSourceDir && plan.status !== 'loading') await releasePlannedCopy(plan.path);
+}
+
 export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
   const config = settings ?? (() => {
     const c = loadConfig();
@@ -126,6 +146,7 @@ export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
           const previous = ctx.info.heartbeatDetails as { committedRows?: number } | undefined;
           if (previous?.committedRows) ctx.log.info(`chunk ${input.chunk} of ${input.source}: retry after ${previous.committedRows} committed rows`);
           try {
+            await ensureFile(pool, input.runId, input.source, beat);
             return await loadChunk(pool, specOf(input.dataset, input.source), input.runId, input.chunk, {
               heartbeat: beat,
               signal: ctx.cancellationSignal,
@@ -143,6 +164,7 @@ export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
       return failFastOnBadInput(() =>
         heartbeating(async (beat) => {
           const outcome = await publishLoad(pool, specOf(input.dataset, input.source), input.runId, { workflowId: input.workflowId, heartbeat: beat });
+          if (outcome.status === 'published') await releaseFile(pool, input.runId, input.source);
           return outcome.status === 'published' ? { status: 'published', result: outcome.result } : { status: 'reload', reason: outcome.reason };
         }),
       );
@@ -150,7 +172,9 @@ export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
 
     /** Drops the landing table of a load that failed (its rejected rows stay in ops.rejected_rows). */
     async discardLoad(input: LoadRef): Promise<boolean> {
-      return discardLoad(pool, input.runId, input.source);
+      const discarded = await discardLoad(pool, input.runId, input.source);
+      await releaseFile(pool, input.runId, input.source);
+      return discarded;
     },
   };
 }

@@ -1,7 +1,7 @@
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkflowExecutionDescription, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { fromPayloadsAtIndex } from '@temporalio/common';
-import path from 'node:path';
+import { normalizeSourceDir } from './sources/remote/uri';
 import { SA, SEARCH_ATTRIBUTE_NAMES, backfillWorkflowIdFor, isPeriod, periodLabel, periodRange, workflowIdFor } from './contracts';
 import type { BackfillInput, PipelineInput, PipelineSummary, RunTrigger } from './contracts';
 import type { Config } from './config';
@@ -59,7 +59,7 @@ export async function startPipeline(client: Client, config: Config, input: Pipel
   const runKey = input.runKey ?? input.period ?? 'full';
   const trigger = input.trigger ?? 'manual';
   const workflowId = workflowIdFor(input.dataset, runKey);
-  const args: PipelineInput & { runKey: string; trigger: RunTrigger } = { ...input, sourceDir: path.resolve(input.sourceDir), runKey, trigger };
+  const args: PipelineInput & { runKey: string; trigger: RunTrigger } = { ...input, sourceDir: normalizeSourceDir(input.sourceDir), runKey, trigger };
   const { handle, runId, started } = await startOrJoin(client, workflowId, () =>
     client.workflow.start('pipelineWorkflow', {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -88,7 +88,7 @@ export async function startBackfill(
 ): Promise<StartedBackfill> {
   const periods = periodRange(opts.from, opts.to);
   const workflowId = backfillWorkflowIdFor(opts.dataset, opts.from, opts.to);
-  const sourceDir = path.resolve(opts.sourceDir);
+  const sourceDir = normalizeSourceDir(opts.sourceDir);
   const input: BackfillInput = { dataset: opts.dataset, sourceDir, periods, scheduleId: opts.scheduleId, rejectBudget: opts.rejectBudget };
   const range = `${opts.from}..${opts.to}`;
   const { handle, runId, started } = await startOrJoin(client, workflowId, () => client.workflow.start('backfillWorkflow', {

@@ -14,6 +14,8 @@ export const INPUT_ERROR_TYPES = [
   'SourceFormatError',
   'SourceDuplicateKey',
   'SourcePathRefused',
+  'SourceAccessDenied',
+  'SourceFetchFailed',
   'QualityGateFailed',
   'UnknownDataset',
   'ConfigError',

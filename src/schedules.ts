@@ -9,7 +9,7 @@ import type {
   ScheduleSummary,
   ScheduleUpdateOptions,
 } from '@temporalio/client';
-import path from 'node:path';
+import { normalizeSourceDir } from './sources/remote/uri';
 import { DEFAULT_SCHEDULE_TIMEZONE, SA, scheduleIdFor } from './contracts';
 import type { PipelineInput } from './contracts';
 import type { Config } from './config';
@@ -156,7 +156,7 @@ function actionOf(config: Config, scheduleId: string, dataset: string, sourceDir
 export async function createSchedule(client: Client, config: Config, settings: ScheduleSettings): Promise<ScheduleHandle> {
   const scheduleId = settings.scheduleId ?? scheduleIdFor(settings.dataset);
   const timezone = assertTimezone(settings.timezone ?? SCHEDULE_DEFAULTS.timezone);
-  const sourceDir = path.resolve(settings.sourceDir);
+  const sourceDir = normalizeSourceDir(settings.sourceDir);
   return client.schedule.create({
     scheduleId,
     spec: specOf(settings, timezone),
@@ -206,7 +206,7 @@ export async function updateSchedule(client: Client, scheduleId: string, changes
   await handle.update((prev): ScheduleUpdateOptions => {
     const input = scheduleInput(prev);
     const timezone = changes.timezone ?? scheduleTimezone(prev);
-    const sourceDir = changes.sourceDir ? path.resolve(changes.sourceDir) : input.sourceDir;
+    const sourceDir = changes.sourceDir ? normalizeSourceDir(changes.sourceDir) : input.sourceDir;
     let spec: ScheduleSpec = { ...(prev.spec as ScheduleSpec), timezone };
     if (changes.cron) spec = { cronExpressions: [changes.cron], timezone };
     else if (changes.calendar) spec = { calendars: [changes.calendar], timezone };

@@ -43,7 +43,7 @@ export function cachedTemporalCliPath(): string {
   return path.join(gudangCacheDir(), `temporal-${TEMPORAL_CLI_VERSION}`, 'temporal');
 }
 
-async function isExecutable(file: string): Promise<boolean> {
+export async function isExecutable(file: string): Promise<boolean> {
   try {
     await access(file, fsConstants.X_OK);
     return true;
@@ -105,7 +105,7 @@ export async function findTemporalCli(): Promise<string | undefined> {
 }
 
 /** Finds the `go` binary on PATH or in a few usual install locations. */
-async function findGo(): Promise<string | undefined> {
+export async function findGo(): Promise<string | undefined> {
   const onPath = await whichOnPath('go');
   if (onPath) return onPath;
   for (const candidate of GO_FALLBACK_LOCATIONS) {
@@ -114,9 +114,35 @@ async function findGo(): Promise<string | undefined> {
   return undefined;
 }
 
-function formatSeconds(ms: number): string {
+export function formatSeconds(ms: number): string {
   const s = Math.round(ms / 1000);
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** Runs `go install <args>` with CGO off and GOBIN=`gobin`, echoing its output through `log`. */
+export function goInstall(go: string, args: string[], gobin: string, log: (line: string) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(go, ['install', ...args], {
+      env: { ...process.env, CGO_ENABLED: '0', GOBIN: gobin },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const tail: string[] = [];
+    const onOutput = (chunk: Buffer): void => {
+      for (const line of chunk.toString('utf8').split(/\r?\n/)) {
+        if (!line.trim()) continue;
+        tail.push(line);
+        if (tail.length > 40) tail.shift();
+        log(`  ${line}`);
+      }
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
+    child.on('error', (err) => reject(new Error(`Failed to run ${go}: ${err.message}`)));
+    child.on('close', (code, signal) => {
+      if (code === 0) return resolve();
+      reject(new Error(`go install ${args[args.length - 1]} failed (${signal ? `signal ${signal}` : `exit code ${code}`}).\nLast output:\n${tail.join('\n') || '(none)'}`));
+    });
+  });
 }
 
 /**
@@ -156,42 +182,12 @@ export async function installTemporalCli(): Promise<string> {
   ticker.unref();
 
   try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(
-        go,
-        [
-          'install',
-          '-ldflags',
-          `-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`,
-          `${CLI_PACKAGE}@v${TEMPORAL_CLI_VERSION}`,
-        ],
-        {
-          env: { ...process.env, CGO_ENABLED: '0', GOBIN: stagingDir },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      const tail: string[] = [];
-      const onOutput = (chunk: Buffer): void => {
-        for (const line of chunk.toString('utf8').split(/\r?\n/)) {
-          if (!line.trim()) continue;
-          tail.push(line);
-          if (tail.length > 40) tail.shift();
-          log(`  ${line}`);
-        }
-      };
-      child.stdout.on('data', onOutput);
-      child.stderr.on('data', onOutput);
-      child.on('error', (err) => reject(new Error(`Failed to run ${go}: ${err.message}`)));
-      child.on('close', (code, signal) => {
-        if (code === 0) return resolve();
-        reject(
-          new Error(
-            `go install of the Temporal CLI failed (${signal ? `signal ${signal}` : `exit code ${code}`}).\n` +
-              `Last output:\n${tail.join('\n') || '(none)'}`,
-          ),
-        );
-      });
-    });
+    await goInstall(
+      go,
+      ['-ldflags', `-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`, `${CLI_PACKAGE}@v${TEMPORAL_CLI_VERSION}`],
+      stagingDir,
+      log,
+    );
 
     const built = path.join(stagingDir, 'temporal');
     if (!(await isExecutable(built))) {

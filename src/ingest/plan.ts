@@ -10,7 +10,7 @@ import { effectiveBudget, formatRejectBudget } from './budget';
 import { planCsvChunks, probeCsvHeader } from './csv/plan';
 import { QUOTE } from './csv/scan';
 import { LANDING_SCHEMA, landingDDL, landingTableName, qualifiedLanding } from './landing';
-import { resolveSourceFile } from './paths';
+import { locateSourceFile } from '../sources/remote';
 
 export const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
 
@@ -42,6 +42,12 @@ export interface LoadPlan {
   mode: 'plain' | 'rowkeys';
   status: 'loading' | 'published' | 'failed' | 'abandoned';
   chunks: ChunkRange[];
+  /** Where the file came from: a remote file's URI, else the local path. */
+  sourceUri: string;
+  /** A remote file's ETag or revision. */
+  etag?: string;
+  /** The remote source folder (a chunk on another worker fetches the file again from it); absent for local files. */
+  remoteSourceDir?: string;
 }
 
 export interface PlanOptions {
@@ -105,6 +111,9 @@ interface PlanRow {
   reject_budget: string;
   mode: 'plain' | 'rowkeys';
   status: LoadPlan['status'];
+  source_dir: string | null;
+  source_uri: string | null;
+  etag: string | null;
 }
 
 /** The stored plan of (run, source), with its chunks; undefined when there is none. */
@@ -133,6 +142,9 @@ export async function readPlan(db: Pool | PoolClient, runId: string, source: str
     mode: r.mode,
     status: r.status,
     chunks: chunks.rows.map((c) => ({ chunk: c.chunk, byteStart: Number(c.byte_start), byteEnd: Number(c.byte_end) })),
+    sourceUri: r.source_uri ?? r.path,
+    etag: r.etag ?? undefined,
+    remoteSourceDir: r.source_dir ?? undefined,
   };
 }
 
@@ -178,7 +190,8 @@ export async function sweepLandingTables(pool: Pool, staleAfterMs: number): Prom
  */
 export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, opts: PlanOptions): Promise<LoadPlan> {
   const file = spec.file;
-  const path = await resolveSourceFile(sourceDir, file, opts.sourceRoot);
+  const located = await locateSourceFile(sourceDir, file, { sourceRoot: opts.sourceRoot, format: spec.format, heartbeat: opts.heartbeat });
+  const path = located.path;
   const st = await stat(path);
   const budget = formatRejectBudget(effectiveBudget(spec.rejectBudget, opts.rejectBudget));
 
@@ -231,12 +244,15 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
     mode: 'plain',
     status: 'loading',
     chunks,
+    sourceUri: located.uri,
+    etag: located.etag,
+    remoteSourceDir: located.remote ? sourceDir : undefined,
   };
   await withTransaction(pool, async (client) => {
     await client.query(
       `INSERT INTO ops.load_plans (run_id, source, dataset, workflow_id, file, path, format, size_bytes, mtime_ms, sha256, header,
-                                   copy_columns, landing_table, reject_budget)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+                                   copy_columns, landing_table, reject_budget, source_dir, source_uri, etag)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
       [
         plan.runId,
         plan.source,
@@ -252,6 +268,9 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
         JSON.stringify(copyColumns),
         plan.landingTable,
         budget,
+        plan.remoteSourceDir ?? null,
+        plan.sourceUri,
+        plan.etag ?? null,
       ],
     );
     await client.query(

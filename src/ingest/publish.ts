@@ -295,13 +295,15 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
       }
       result.durationMs = Date.now() - startedAt.getTime();
       await client.query(
-        `INSERT INTO ops.loads (run_id, workflow_id, dataset, source, file, sha256, rows_read, rows_loaded, rows_rejected, started_at, finished_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+        `INSERT INTO ops.loads (run_id, workflow_id, dataset, source, file, sha256, rows_read, rows_loaded, rows_rejected, started_at, finished_at,
+                                source_uri, size_bytes, etag)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), $11, $12, $13)
          ON CONFLICT (run_id, source) DO UPDATE SET
            workflow_id = EXCLUDED.workflow_id, file = EXCLUDED.file, sha256 = EXCLUDED.sha256,
            rows_read = EXCLUDED.rows_read, rows_loaded = EXCLUDED.rows_loaded, rows_rejected = EXCLUDED.rows_rejected,
-           started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at`,
-        [runId, opts.workflowId ?? '', plan.dataset, spec.name, plan.file, plan.sha256, read, loaded, rejected, startedAt],
+           started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+           source_uri = EXCLUDED.source_uri, size_bytes = EXCLUDED.size_bytes, etag = EXCLUDED.etag`,
+        [runId, opts.workflowId ?? '', plan.dataset, spec.name, plan.file, plan.sha256, read, loaded, rejected, startedAt, plan.sourceUri, plan.sizeBytes, plan.etag ?? null],
       );
       await client.query(`UPDATE ops.load_plans SET status = 'published', result = $3, updated_at = now() WHERE run_id = $1 AND source = $2`, [
         runId,
