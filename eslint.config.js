@@ -53,4 +53,12 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The dashboard's page scripts run in the browser.
+    files: ['src/dashboard/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(['window', 'document', 'location', 'fetch', 'URLSearchParams', 'Node', 'setTimeout'].map((g) => [g, 'readonly'])),
+    },
+  },
 );
