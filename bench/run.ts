@@ -30,7 +30,9 @@ import { benchIngest, prepareStaging, projectIngest, psqlCopyCsv } from './lib/i
 import { machineInfo, postgresInfo } from './lib/machine';
 import { computeTargets, human, renderMarkdown } from './lib/report';
 import type { BenchReport } from './lib/report';
-import { benchTransform } from './lib/transform';
+import { benchTransform, runTransform } from './lib/transform';
+import { benchDashboard, renderDashboard } from './lib/dashboard';
+import type { DashboardBench } from './lib/dashboard';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.resolve(BENCH_DIR, '..');
@@ -139,7 +141,7 @@ async function main(): Promise<void> {
 
   const db = await createBenchDatabase(o.serverUrl);
   log(`database ${db.name}`);
-  const report: BenchReport & { profiles?: { label: string; file: string; summary: ProfileSummary }[] } = {
+  const report: BenchReport & { profiles?: { label: string; file: string; summary: ProfileSummary }[]; dashboard?: DashboardBench } = {
     orderLines: expectedRows,
     repeats: o.repeats,
     machine,
@@ -176,6 +178,14 @@ async function main(): Promise<void> {
       await loadAllSources(db, dataset, dir);
       report.transform = await benchTransform({ pool: db.pool, url: db.url, dataset, repeats: o.repeats, workDir, log });
     }
+    if (o.parts.includes('dashboard')) {
+      if (!o.parts.includes('transform')) {
+        log('dashboard: loading the 7 sources into staging and building the warehouse (untimed)');
+        await loadAllSources(db, dataset, dir);
+        await runTransform(db.pool, dataset);
+      }
+      report.dashboard = await benchDashboard({ pool: db.pool, url: db.url, log });
+    }
     if (o.parts.includes('e2e')) {
       report.e2e = await benchE2e({ pool: db.pool, url: db.url, dataset, dir, repeats: o.repeats, workDir, split: o.splitWorkers, log });
     }
@@ -185,7 +195,8 @@ async function main(): Promise<void> {
   }
 
   const targets = computeTargets(report);
-  const markdown = renderMarkdown(report, targets);
+  let markdown = renderMarkdown(report, targets);
+  if (report.dashboard) markdown += `\n\n${renderDashboard(report.dashboard)}\n`;
   const finishedAt = new Date();
   await mkdir(path.resolve(REPO_DIR, o.resultsDir), { recursive: true });
   const day = startedAt.toISOString().slice(0, 10);

@@ -15,6 +15,7 @@ import { startEmbeddedPostgres } from './dev/embedded-postgres';
 import { startDevServer } from './dev/temporal-server';
 import { migrate } from './warehouse/migrate';
 import { createWorker } from './worker-factory';
+import { startDashboard } from './dashboard/server';
 
 // `npm run demo [-- --source DIR] [--keep-open]`: everything in one process.
 // Uses DATABASE_URL and TEMPORAL_ADDRESS when set; otherwise starts an embedded PostgreSQL and a
@@ -41,7 +42,7 @@ Runs the whole pipeline once on DIR (default: the dataset's sample in the reposi
 Starts an embedded PostgreSQL unless DATABASE_URL is set, and a Temporal dev server with its Web UI unless
 TEMPORAL_ADDRESS is set. --reject-budget lets each source quarantine up to N rows (or P% of its rows) in
 ops.rejected_rows instead of failing (default: each source's own budget, 0 for the sample dataset).
---keep-open keeps everything running afterwards (Ctrl+C to stop) so you can browse the run.`);
+--keep-open keeps everything running afterwards and serves the dashboard (Ctrl+C to stop) so you can browse the run.`);
     return 0;
   }
   const rejectBudget = values['reject-budget'];
@@ -107,7 +108,12 @@ ops.rejected_rows instead of failing (default: each source's own budget, 0 for t
     console.log(await formatHeadlines(pool, dataset));
     console.log(`\ndemo finished in ${formatMs(Date.now() - t0)} (including start-up)`);
     if (values['keep-open']) {
-      console.log(`\nkeeping PostgreSQL (${redactUrl(env.DATABASE_URL!)}) and Temporal (${config.TEMPORAL_UI_URL}) up; Ctrl+C to stop`);
+      const dashboardOpts = { databaseUrl: env.DATABASE_URL!, temporalUiUrl: config.TEMPORAL_UI_URL, temporalNamespace: config.TEMPORAL_NAMESPACE };
+      // 8300 as `npm run dashboard`, or any free port when that one is taken
+      const dashboard = await startDashboard({ ...dashboardOpts, port: 8300 }).catch(() => startDashboard({ ...dashboardOpts, port: 0 }));
+      cleanups.push(dashboard.close);
+      console.log(`\nTemporal Web UI: ${config.TEMPORAL_UI_URL}\ndashboard:       ${dashboard.url}`);
+      console.log(`keeping PostgreSQL (${redactUrl(env.DATABASE_URL!)}), Temporal and the dashboard up; Ctrl+C to stop`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

@@ -1,5 +1,5 @@
-export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout';
-export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout'];
+export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout' | 'dashboard';
+export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout', 'dashboard'];
 
 export interface BenchOptions {
   orderLines: number;
@@ -38,7 +38,8 @@ export const USAGE = `npm run bench -- [options]
   --skip-pandas        do not run the pandas to_sql method
   --no-zod-variant     do not measure the Zod path (a copy of the file with qty space-padded, which the
                        ingest engine's fast path declines, so every row goes through Zod)
-  --only PARTS         comma-separated subset of ingest,transform,e2e,fanout (default all but fanout)
+  --only PARTS         comma-separated subset of ingest,transform,e2e,fanout,dashboard (default ingest,transform,e2e;
+                       dashboard: API latency and page paint over the built warehouse, see bench/README.md)
   --chunks             also run the fan-out sweep (chunks x concurrency) of the ingest engine
   --engine E           auto (ingestFile when src/ingest exports it, else loadSource) | load | engine
   --profile            CPU-profile one project ingest and print where the time goes

@@ -84,12 +84,11 @@ describe('the dashboard shows the marts and the runs', () => {
     await page.locator(`main[data-page="${name}"][data-ready="true"]`).waitFor();
   };
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
-  const seriesData = (testId: string) =>
-    page.evaluate((id) => {
-      const el = document.querySelector(`[data-testid="${id}"]`);
-      const option = (window as unknown as { echarts: { getInstanceByDom(e: Element): { getOption(): { series: { name: string; data: unknown[] }[] } } } }).echarts.getInstanceByDom(el!).getOption();
-      return option.series.map((s) => ({ name: s.name, data: s.data }));
-    }, testId);
+  const seriesData = async (testId: string) =>
+    (await page.evaluate(
+      `(() => window.echarts.getInstanceByDom(document.querySelector('[data-testid="${testId}"]')).getOption().series.map((s) => ({ name: s.name, data: s.data })))()`,
+    )) as { name: string; data: unknown[] }[];
+  const js = <T>(expression: string) => page.evaluate(expression) as Promise<T>;
   const ready = () => page.locator('main[data-ready="true"]').waitFor();
 
   test('Django Apparel: monthly figures equal the fact; filters change the product table and the top N', async () => {
@@ -183,15 +182,15 @@ describe('the dashboard shows the marts and the runs', () => {
 
   test('a finished run shows up without a reload', async () => {
     await open('apparel');
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
-    const refreshes = await page.evaluate(() => (window as unknown as { gudangDashboard: { refreshes: number } }).gudangDashboard.refreshes);
+    await js('window.marker = 42');
+    const refreshes = await js<number>('window.gudangDashboard.refreshes');
     await run({ period: '2022-03', runKey: '2022-03' });
     const finished = Date.now();
     await page.locator('[data-testid="apparel-monthly-totals"][data-months="3"]').waitFor({ timeout: 10_000 });
     const took = Date.now() - finished;
     assert.ok(took < 5_000, `the page showed the new month ${took} ms after the run finished (limit 5 s)`);
-    assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'the page was not reloaded');
-    assert.ok((await page.evaluate(() => (window as unknown as { gudangDashboard: { refreshes: number } }).gudangDashboard.refreshes)) > refreshes);
+    assert.equal(await js<number>('window.marker'), 42, 'the page was not reloaded');
+    assert.ok((await js<number>('window.gudangDashboard.refreshes')) > refreshes);
     await open('runs');
     await shot('runs-after-new-run');
   });

@@ -13,6 +13,8 @@ import type { TestDatabase } from '../helpers/db';
 // nothing; the Superstore endpoints say "not loaded" until its marts exist. (The figures themselves, on the real
 // seed data, are checked in test/e2e/dashboard.test.ts.)
 
+type Body = { error?: string; rows?: unknown[]; token?: string } & Record<string, unknown>;
+
 describe('dashboard API: parameters, read-only role, empty states', () => {
   let db: TestDatabase;
   let dashboard: RunningDashboard;
@@ -43,7 +45,8 @@ describe('dashboard API: parameters, read-only role, empty states', () => {
   const get = async (path: string) => {
     const res = await fetch(new URL(path, dashboard.url));
     const type = res.headers.get('content-type') ?? '';
-    return { status: res.status, type, body: type.includes('json') ? await res.json() : await res.text() };
+    const body = (type.includes('json') ? await res.json() : await res.text()) as Body;
+    return { status: res.status, type, body };
   };
 
   test('bad parameters get a 400 that names the parameter and what was expected', async () => {

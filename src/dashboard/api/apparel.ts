@@ -34,13 +34,16 @@ export function registerApparel(api: Api, pool: Pool): void {
   api('/api/apparel/filters', {}, async () => {
     const [months, members] = await Promise.all([
       pool.query(`SELECT to_char(min(month), 'YYYY-MM') AS first, to_char(max(month), 'YYYY-MM') AS last FROM mart.dm_revenue_by_months`),
+      // one scan of the mart: the members of each filter, cities with their province, products with their category
       pool.query<{ kind: string; value: string; parent: string | null }>(
-        `SELECT DISTINCT 'province' AS kind, province_name AS value, NULL AS parent FROM mart.dm_perfomance_product_by_cities
-         UNION ALL SELECT DISTINCT 'city', city_name, province_name FROM mart.dm_perfomance_product_by_cities
-         UNION ALL SELECT DISTINCT 'category', product_category_name, NULL FROM mart.dm_perfomance_product_by_cities
-         UNION ALL SELECT DISTINCT 'product', product_name, product_category_name FROM mart.dm_perfomance_product_by_cities
-         UNION ALL SELECT DISTINCT 'size', size, NULL FROM mart.dm_perfomance_product_by_cities
-         ORDER BY 1, 2`,
+        `SELECT CASE WHEN GROUPING(city_name) = 0 THEN 'city' WHEN GROUPING(province_name) = 0 THEN 'province'
+                     WHEN GROUPING(product_name) = 0 THEN 'product' WHEN GROUPING(product_category_name) = 0 THEN 'category'
+                     ELSE 'size' END AS kind,
+                coalesce(city_name, province_name, product_name, product_category_name, size) AS value,
+                CASE WHEN GROUPING(city_name) = 0 THEN province_name WHEN GROUPING(product_name) = 0 THEN product_category_name END AS parent
+           FROM mart.dm_perfomance_product_by_cities
+          GROUP BY GROUPING SETS ((province_name), (province_name, city_name), (product_category_name), (product_category_name, product_name), (size))
+          ORDER BY 1, 2, 3`,
       ),
     ]);
     return { months: months.rows[0], rows: members.rows };
@@ -53,9 +56,9 @@ export function registerApparel(api: Api, pool: Pool): void {
       const { rows } = await pool.query(
         `SELECT province_name, city_name, product_category_name, product_name, size,
                 total_quantity, total_sales::float8 AS total_sales, total_orders, count(*) OVER () AS total_rows
-           FROM mart.dm_perfomance_product_by_cities
+           FROM mart.dm_perfomance_product_by_cities AS m
           WHERE ${FILTER_SQL}
-          ORDER BY ${p.sort} ${p.order}, city_id NULLS LAST, product_id NULLS LAST
+          ORDER BY m.${p.sort} ${p.order}, m.city_id NULLS LAST, m.product_id NULLS LAST
           LIMIT $6 OFFSET $7`,
         [...filterArgs(p), p.limit, p.offset],
       );

@@ -86,10 +86,10 @@ export function apparelPage(root) {
       mChart.setOption(
         {
           tooltip: { trigger: 'axis' },
-          legend: { data: years.map(String) },
+          legend: { data: years.map(String), top: 0 },
           grid: { left: 70, right: 20, top: 40, bottom: 30 },
           xAxis: { type: 'category', data: MONTHS },
-          yAxis: { type: 'value', name: label },
+          yAxis: { type: 'value', name: label, axisLabel: { formatter: fmt.compact } },
           series: years.map((y) => ({
             name: String(y),
             type: 'line',
@@ -115,7 +115,7 @@ export function apparelPage(root) {
         {
           tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
           grid: { left: 170, right: 30, top: 10, bottom: 30 },
-          xAxis: { type: 'value' },
+          xAxis: { type: 'value', axisLabel: { formatter: fmt.compact } },
           yAxis: { type: 'category', data: data.map((r) => r.member), axisLabel: { width: 160, overflow: 'truncate' } },
           series: [{ type: 'bar', name: s.top.metric, data: data.map((r) => r[s.top.metric]) }],
         },
@@ -134,10 +134,10 @@ export function apparelPage(root) {
       hChart.setOption(
         {
           tooltip: { position: 'top' },
-          grid: { left: 150, right: 20, top: 10, bottom: 90 },
+          grid: { left: 150, right: 20, top: 10, bottom: 110 },
           xAxis: { type: 'category', data: categories, axisLabel: { rotate: 30 } },
           yAxis: { type: 'category', data: provinces },
-          visualMap: { min: 0, max: Math.max(1, ...values), calculable: true, orient: 'horizontal', left: 'center', bottom: 0 },
+          visualMap: { min: 0, max: Math.max(1, ...values), calculable: true, orient: 'horizontal', left: 'center', bottom: 0, formatter: fmt.compact },
           series: [{ type: 'heatmap', name: s.heat.metric, data: rows.map((r) => [categories.indexOf(r.product_category_name), provinces.indexOf(r.province_name), r[s.heat.metric]]) }],
         },
         true,

@@ -80,7 +80,7 @@ export function runsPage(root) {
       dChart.setOption(
         {
           tooltip: { formatter: (q) => `${q.data[2]}<br>${fmt.time(q.data[0])}<br>${q.data[1].toFixed(1)} s (${q.seriesName})` },
-          legend: {},
+          legend: { top: 0 },
           grid: { left: 60, right: 20, top: 40, bottom: 30 },
           xAxis: { type: 'time' },
           yAxis: { type: 'value', name: 'seconds' },
@@ -144,10 +144,10 @@ export function runsPage(root) {
       pChart.setOption(
         {
           tooltip: { trigger: 'axis' },
-          legend: {},
+          legend: { top: 0 },
           grid: { left: 70, right: 20, top: 40, bottom: 30 },
           xAxis: { type: 'category', data: periods },
-          yAxis: { type: 'value', name: 'fact rows' },
+          yAxis: { type: 'value', name: 'fact rows', axisLabel: { formatter: fmt.compact } },
           series: datasets.map((ds) => ({ name: ds, type: 'bar', data: periods.map((per) => rows.find((x) => x.dataset === ds && x.period === per)?.rows ?? null) })),
         },
         true,

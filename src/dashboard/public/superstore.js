@@ -103,10 +103,10 @@ export function superstorePage(root) {
       yChart.setOption(
         {
           tooltip: { trigger: 'axis' },
-          legend: {},
+          legend: { top: 0 },
           grid: { left: 70, right: 60, top: 40, bottom: 30 },
           xAxis: { type: 'category', data: rows.map((r) => String(r.year)) },
-          yAxis: [{ type: 'value', name: 'sales / profit' }, { type: 'value', name: 'margin %' }],
+          yAxis: [{ type: 'value', name: 'sales / profit', axisLabel: { formatter: fmt.compact } }, { type: 'value', name: 'margin %' }],
           series: [
             { name: 'sales', type: 'bar', data: rows.map((r) => r.sales) },
             { name: 'profit', type: 'bar', data: rows.map((r) => r.profit) },
@@ -125,11 +125,11 @@ export function superstorePage(root) {
       mChart.setOption(
         {
           tooltip: { trigger: 'axis' },
-          legend: {},
+          legend: { top: 0 },
           grid: { left: 70, right: 20, top: 40, bottom: 50 },
           dataZoom: [{ type: 'inside' }, { type: 'slider', height: 16, bottom: 8 }],
           xAxis: { type: 'category', data: rows.map((r) => r.month) },
-          yAxis: { type: 'value' },
+          yAxis: { type: 'value', axisLabel: { formatter: fmt.compact } },
           series: [
             { name: 'sales', type: 'line', data: rows.map((r) => r.sales) },
             { name: 'profit', type: 'line', data: rows.map((r) => r.profit) },
@@ -149,7 +149,7 @@ export function superstorePage(root) {
           tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
           grid: { left: 70, right: 20, top: 20, bottom: 70 },
           xAxis: { type: 'category', data: rows.map((r) => r.member), axisLabel: { rotate: rows.length > 6 ? 30 : 0 } },
-          yAxis: { type: 'value', name: s.metric },
+          yAxis: { type: 'value', name: s.metric, axisLabel: { formatter: fmt.compact } },
           series: [{ name: s.metric, type: 'bar', data: rows.map((r) => r[s.metric]) }],
         },
         true,

@@ -30,6 +30,7 @@ export function el(tag, attrs = {}, ...children) {
 }
 
 export const fmt = {
+  compact: (v) => new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 }).format(v),
   num: (v, digits = 0) => (v === null || v === undefined ? '' : Number(v).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })),
   money: (v) => fmt.num(v, 2),
   pct: (v) => (v === null || v === undefined ? '' : `${v > 0 ? '+' : ''}${Number(v).toFixed(2)}%`),
