@@ -58,7 +58,7 @@ export default tseslint.config(
     files: ['src/dashboard/public/**/*.js'],
     languageOptions: {
       sourceType: 'module',
-      globals: Object.fromEntries(['window', 'document', 'location', 'fetch', 'URLSearchParams', 'Node', 'setTimeout'].map((g) => [g, 'readonly'])),
+      globals: Object.fromEntries(['window', 'document', 'location', 'fetch', 'URLSearchParams', 'Node', 'setTimeout', 'setInterval', 'clearInterval'].map((g) => [g, 'readonly'])),
     },
   },
 );

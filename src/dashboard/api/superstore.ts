@@ -46,8 +46,8 @@ export function registerSuperstore(api: Api, pool: Pool): void {
     );
     const [cur, prev] = rows;
     const cards = KPIS.map((kpi) => {
-      const value = cur ? Number(cur[kpi]) : null;
-      const before = prev ? Number(prev[kpi]) : null;
+      const value = cur?.[kpi] == null ? null : Number(cur[kpi]);
+      const before = prev?.[kpi] == null ? null : Number(prev[kpi]);
       const change_pct = value !== null && before !== null && before !== 0 ? Math.round(((value - before) / Math.abs(before)) * 10000) / 100 : null;
       return { kpi, year: cur?.year ?? p.year ?? null, value, previous: before, change_pct };
     });
@@ -101,18 +101,14 @@ export function registerSuperstore(api: Api, pool: Pool): void {
 
   guarded('/api/superstore/rfm/segments', { as_of: day.optional() }, async (p) => {
     const { rows } = await pool.query(
-      `SELECT to_char(as_of, 'YYYY-MM-DD') AS as_of, rfm_segment, customers::bigint AS customers, monetary::float8 AS monetary
+      `SELECT to_char(as_of, 'YYYY-MM-DD') AS as_of, rfm_segment, customers::bigint AS customers, customers_share_pct::float8 AS customers_share_pct,
+              monetary::float8 AS monetary, monetary_share_pct::float8 AS monetary_share_pct,
+              avg_recency_days::float8 AS avg_recency_days, avg_frequency::float8 AS avg_frequency
          FROM superstore_mart.rfm_segments
         WHERE as_of = coalesce($1::date, (SELECT max(as_of) FROM superstore_mart.rfm_segments))
         ORDER BY customers DESC, rfm_segment`,
       [p.as_of ?? null],
     );
-    const customers = rows.reduce((s, r) => s + Number(r.customers), 0);
-    const monetary = rows.reduce((s, r) => s + Number(r.monetary), 0);
-    for (const r of rows) {
-      r.customers_share_pct = customers ? Math.round((Number(r.customers) / customers) * 10000) / 100 : null;
-      r.monetary_share_pct = monetary ? Math.round((Number(r.monetary) / monetary) * 10000) / 100 : null;
-    }
     return { as_of: rows[0]?.as_of ?? p.as_of ?? null, rows };
   });
 

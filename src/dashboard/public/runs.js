@@ -82,7 +82,7 @@ export function runsPage(root) {
           tooltip: { formatter: (q) => `${q.data[2]}<br>${fmt.time(q.data[0])}<br>${q.data[1].toFixed(1)} s (${q.seriesName})` },
           legend: { top: 0 },
           grid: { left: 60, right: 20, top: 40, bottom: 30 },
-          xAxis: { type: 'time' },
+          xAxis: { type: 'time', axisLabel: { hideOverlap: true } },
           yAxis: { type: 'value', name: 'seconds' },
           series: byStatus,
         },
@@ -163,6 +163,12 @@ export function runsPage(root) {
       const keys = [...new Set(res.rows.flatMap((x) => Object.keys(x)))];
       table(streamBody, 'runs-stream-table', keys.map((k) => ({ key: k, label: k, render: (x) => (typeof x[k] === 'object' && x[k] !== null ? JSON.stringify(x[k]) : x[k]) })), res.rows);
     });
+
+  // The stream's lag moves without runs finishing: while its card is shown, it polls on its own.
+  const timer = setInterval(() => {
+    if (!root.isConnected || root.querySelector('[data-testid="runs-stream"]') !== stream.root) clearInterval(timer);
+    else if (!stream.root.hidden) void loadStream();
+  }, 2000);
 
   return {
     refresh: async () => {
