@@ -1,6 +1,9 @@
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import ExcelJS from 'exceljs';
 import type { RawRecord, Reader, RecordStream } from '../types';
+import { InputError } from '../../errors';
 import { checkFile, cleanName, formatError, ioError, recordBuilder } from './common';
 
 // The parts of exceljs' streaming reader we rely on. Its published typings omit `name`, `id`, `model`, ...
@@ -27,6 +30,57 @@ interface StreamWorkbook {
   [Symbol.asyncIterator](): AsyncIterator<StreamWorksheet>;
 }
 
+// unzipper (exceljs' own zip library) reads a zip's central directory and single entries: here, xl/workbook.xml.
+interface ZipDirectory {
+  files: { path: string; buffer(): Promise<Buffer> }[];
+}
+const unzipper = createRequire(import.meta.url)('unzipper') as { Open: { file(path: string): Promise<ZipDirectory> } };
+
+interface SheetEntry {
+  name: string;
+  id: number;
+  rId: string;
+  state?: string;
+}
+
+function xmlText(s: string): string {
+  return s.replace(/&(?:#x([0-9a-f]+)|#(\d+)|(amp|lt|gt|quot|apos));/gi, (_m, hex: string, dec: string, named: string) =>
+    hex ? String.fromCodePoint(parseInt(hex, 16)) : dec ? String.fromCodePoint(Number(dec)) : ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" } as Record<string, string>)[named.toLowerCase()]!,
+  );
+}
+
+/**
+ * The workbook's sheet list (xl/workbook.xml), read from the zip's directory before streaming: exceljs' streaming
+ * reader learns it only when it reaches that part, which may come after the worksheets (then it fails, or cannot
+ * tell hidden sheets apart). Undefined when the file has no such part (the streaming reader then reports what it is).
+ */
+async function readSheetList(path: string, name: string): Promise<SheetEntry[] | undefined> {
+  let directory: ZipDirectory;
+  try {
+    directory = await unzipper.Open.file(path);
+  } catch (err) {
+    const head = Buffer.alloc(4);
+    const fh = await open(path, 'r');
+    try {
+      await fh.read(head, 0, 4, 0);
+    } finally {
+      await fh.close();
+    }
+    if (head.toString('latin1') !== 'PK\u0003\u0004') return undefined; // not a zip at all: the streaming reader says what it is
+    throw formatError(name, `is not a complete .xlsx workbook: its zip directory is missing or damaged (a truncated file?): ${(err as Error).message}`);
+  }
+  const part = directory.files.find((f) => f.path === 'xl/workbook.xml');
+  if (!part) return undefined;
+  const xml = (await part.buffer()).toString('utf8');
+  const sheets: SheetEntry[] = [];
+  for (const m of xml.matchAll(/<(?:[\w.-]+:)?sheet\s([^>]*?)\/?>/g)) {
+    const attrs = new Map([...m[1]!.matchAll(/([\w.:-]+)\s*=\s*"([^"]*)"/g)].map((a) => [a[1]!, xmlText(a[2]!)]));
+    const rId = [...attrs.entries()].find(([k]) => /(^|:)id$/.test(k))?.[1] ?? '';
+    sheets.push({ name: attrs.get('name') ?? '', id: Number(attrs.get('sheetId') ?? 0), rId, state: attrs.get('state') });
+  }
+  return sheets;
+}
+
 const READER_OPTIONS = { sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'cache', worksheets: 'emit' } as const;
 
 /** Normalises a relationship target ("worksheets/sheet1.xml", "/xl/worksheets/sheet1.xml") to "worksheets/sheet1.xml". */
@@ -34,18 +88,68 @@ function partOf(target: string): string {
   return target.replace(/^\/+/, '').replace(/^xl\//, '');
 }
 
-/** Worksheet names in workbook (tab) order, when exceljs has parsed workbook.xml (and its rels, to leave out chart sheets). */
-function worksheetNames(workbook: StreamWorkbook): string[] | undefined {
+/** Worksheets in workbook (tab) order with their state, when exceljs has parsed workbook.xml (and its rels, to leave out chart sheets). */
+function worksheetList(workbook: StreamWorkbook): { name: string; hidden: boolean }[] | undefined {
   const sheets = workbook.model?.sheets;
   if (!sheets) return undefined;
   const rels = workbook.workbookRels;
-  if (!rels) return sheets.map((s) => s.name);
   return sheets
     .filter((s) => {
-      const rel = rels.find((r) => r.Id === s.rId);
+      const rel = rels?.find((r) => r.Id === s.rId);
       return !rel || partOf(rel.Target).startsWith('worksheets/');
     })
-    .map((s) => s.name);
+    .map((s) => ({ name: s.name, hidden: s.state === 'hidden' || s.state === 'veryHidden' }));
+}
+
+function worksheetNames(workbook: StreamWorkbook): string[] | undefined {
+  return worksheetList(workbook)?.map((s) => s.name);
+}
+
+/**
+ * The one sheet to read, decided from workbook.xml before any row is read: the declared sheet (it must exist once,
+ * names compared as Excel does, ignoring case, and must not be hidden), else the only visible worksheet. Anything
+ * else is refused, so a hidden or extra sheet is never read by mistake.
+ */
+function chooseSheet(workbook: StreamWorkbook, declared: string | undefined, name: string): string {
+  const sheets = worksheetList(workbook);
+  if (!sheets) {
+    throw formatError(name, 'lists its worksheets (xl/workbook.xml) after the worksheets themselves: cannot tell which sheet to read; save it again from Excel');
+  }
+  const all = quoteList(sheets.map((s) => s.name));
+  if (declared !== undefined) {
+    const same = sheets.filter((s) => s.name.toLowerCase() === declared.toLowerCase());
+    if (same.length === 0) throw formatError(name, `has no sheet named ${JSON.stringify(declared)}; its sheets are ${all}`, { sheet: declared, sheets: sheets.map((s) => s.name) });
+    if (same.length > 1) throw formatError(name, `has ${same.length} sheets named ${JSON.stringify(declared)} (${quoteList(same.map((s) => s.name))}): ambiguous`, { sheet: declared });
+    if (same[0]!.hidden) throw formatError(name, `sheet ${JSON.stringify(same[0]!.name)} is hidden: unhide it if it really is the data to load`, { sheet: declared });
+    return same[0]!.name;
+  }
+  const visible = sheets.filter((s) => !s.hidden);
+  if (visible.length === 1) return visible[0]!.name;
+  if (visible.length === 0) throw formatError(name, `has no visible worksheet (its sheets: ${all})`);
+  throw formatError(name, `has ${visible.length} visible sheets (${quoteList(visible.map((s) => s.name))}): ambiguous; name the one to read in the source's \`sheet\``, {
+    sheets: visible.map((s) => s.name),
+  });
+}
+
+/**
+ * Wraps a worksheet part's byte stream: decodes it as UTF-8 across chunk boundaries (exceljs decodes each chunk on
+ * its own, which would turn a character split between two chunks into U+FFFD) and keeps its last characters, to
+ * tell afterwards whether the XML was complete.
+ */
+function watchedPart(part: AsyncIterable<unknown>): { chunks: AsyncGenerator<string>; complete: () => boolean } {
+  let tail = '';
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  async function* chunks(): AsyncGenerator<string> {
+    for await (const chunk of part) {
+      const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk as Uint8Array, { stream: true });
+      tail = (tail + text).slice(-256);
+      if (text) yield text;
+    }
+    const rest = decoder.decode();
+    tail = (tail + rest).slice(-256);
+    if (rest) yield rest;
+  }
+  return { chunks: chunks(), complete: () => /<\/(?:[A-Za-z_][\w.-]*:)?worksheet>\s*$/.test(tail) };
 }
 
 /**
@@ -121,6 +225,7 @@ function rowCells(row: StreamRow, date1904: boolean): unknown[] {
 }
 
 function excelError(err: unknown, name: string, path: string): Error {
+  if (err instanceof InputError) return err;
   const mapped = ioError(err, name, path);
   if (mapped !== err || !(err instanceof Error)) return mapped;
   return formatError(name, `is not a readable .xlsx workbook: ${err.message}`);
@@ -148,8 +253,16 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
   const name = options.displayName;
   await checkFile(path, name);
 
+  let listed: SheetEntry[] | undefined;
+  try {
+    listed = await readSheetList(path, name);
+  } catch (err) {
+    throw excelError(err, name, path);
+  }
   const input = createReadStream(path);
   const workbook = new ExcelJS.stream.xlsx.WorkbookReader(input, READER_OPTIONS) as unknown as StreamWorkbook;
+  // Known before any worksheet is parsed (exceljs replaces it with the same list when it reaches xl/workbook.xml).
+  if (listed) workbook.model = { sheets: listed };
   const sheets = workbook[Symbol.asyncIterator]();
   let released = false;
   const release = () => {
@@ -162,6 +275,7 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
   // Find the sheet.
   const seen: string[] = [];
   let target: StreamWorksheet | undefined;
+  let chosen: string | undefined;
   try {
     for (;;) {
       const next = await sheets.next();
@@ -169,8 +283,8 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
       const ws = next.value;
       const wsName = sheetNameOf(workbook, ws);
       seen.push(wsName);
-      const wanted = options.sheet ?? worksheetNames(workbook)?.[0] ?? wsName;
-      if (wsName === wanted) {
+      chosen ??= chooseSheet(workbook, options.sheet, name);
+      if (wsName === chosen) {
         target = ws;
         break;
       }
@@ -196,7 +310,20 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
   }
   const sheetName = sheetNameOf(workbook, target);
   const date1904 = workbook.properties?.model?.date1904 === true;
+  const part = target.iterator as AsyncIterable<unknown> | undefined;
+  const watched = part && typeof part[Symbol.asyncIterator] === 'function' ? watchedPart(part) : undefined;
+  if (watched) target.iterator = watched.chunks;
   const rows = target[Symbol.asyncIterator]();
+  let lastRow = 0;
+  /** The sheet's XML ended before its closing tag: rows after the break would be lost without a word. */
+  const assertComplete = () => {
+    if (watched && !watched.complete()) {
+      throw formatError(name, `sheet ${JSON.stringify(sheetName)} ends early: its XML stops after sheet row ${lastRow} without closing the worksheet (a truncated or damaged workbook); nothing was loaded`, {
+        sheet: sheetName,
+        afterSheetRow: lastRow,
+      });
+    }
+  };
 
   // Header: the first row with a non-blank cell.
   let header: string[] | undefined;
@@ -205,6 +332,7 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
     while (!header) {
       const next = await rows.next();
       if (next.done) break;
+      lastRow = next.value.number;
       const cells = rowCells(next.value, date1904);
       if (cells.every(isBlank)) continue;
       let width = cells.length;
@@ -218,6 +346,7 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
   }
   if (!header) {
     release();
+    assertComplete();
     throw formatError(name, `sheet ${JSON.stringify(sheetName)} is empty: expected a header row`, { sheet: sheetName });
   }
   const width = header.length;
@@ -235,7 +364,11 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
         } catch (err) {
           throw excelError(err, name, path);
         }
-        if (next.done) return;
+        if (next.done) {
+          assertComplete();
+          return;
+        }
+        lastRow = next.value.number;
         const cells = rowCells(next.value, date1904);
         if (cells.every(isBlank)) continue;
         const row = next.value.number - headerRow;
