@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import ExcelJS from 'exceljs';
@@ -19,8 +18,6 @@ interface StreamWorksheet {
   /** The workbook's sheetId once exceljs matched the part to the sheet list; the part number ("3" in sheet3.xml) as a string otherwise. */
   id: number | string;
   name: string;
-  /** The worksheet part: a file stream when exceljs buffered the part to a temp file, an async generator otherwise. */
-  iterator?: unknown;
   [Symbol.asyncIterator](): AsyncIterator<StreamRow>;
 }
 interface StreamWorkbook {
@@ -30,34 +27,16 @@ interface StreamWorkbook {
   [Symbol.asyncIterator](): AsyncIterator<StreamWorksheet>;
 }
 
-// unzipper (exceljs' own zip library) reads a zip's central directory and single entries: here, xl/workbook.xml.
+// unzipper (exceljs' own zip library) reads a zip's central directory, then any single part on its own.
 interface ZipDirectory {
-  files: { path: string; buffer(): Promise<Buffer> }[];
+  files: { path: string; stream(): NodeJS.ReadableStream }[];
 }
 const unzipper = createRequire(import.meta.url)('unzipper') as { Open: { file(path: string): Promise<ZipDirectory> } };
 
-interface SheetEntry {
-  name: string;
-  id: number;
-  rId: string;
-  state?: string;
-}
-
-function xmlText(s: string): string {
-  return s.replace(/&(?:#x([0-9a-f]+)|#(\d+)|(amp|lt|gt|quot|apos));/gi, (_m, hex: string, dec: string, named: string) =>
-    hex ? String.fromCodePoint(parseInt(hex, 16)) : dec ? String.fromCodePoint(Number(dec)) : ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" } as Record<string, string>)[named.toLowerCase()]!,
-  );
-}
-
-/**
- * The workbook's sheet list (xl/workbook.xml), read from the zip's directory before streaming: exceljs' streaming
- * reader learns it only when it reaches that part, which may come after the worksheets (then it fails, or cannot
- * tell hidden sheets apart). Undefined when the file has no such part (the streaming reader then reports what it is).
- */
-async function readSheetList(path: string, name: string): Promise<SheetEntry[] | undefined> {
-  let directory: ZipDirectory;
+/** The zip's directory (random access: each part is read on its own, whole). */
+async function openZip(path: string, name: string): Promise<ZipDirectory> {
   try {
-    directory = await unzipper.Open.file(path);
+    return await unzipper.Open.file(path);
   } catch (err) {
     const head = Buffer.alloc(4);
     const fh = await open(path, 'r');
@@ -66,19 +45,18 @@ async function readSheetList(path: string, name: string): Promise<SheetEntry[] |
     } finally {
       await fh.close();
     }
-    if (head.toString('latin1') !== 'PK\u0003\u0004') return undefined; // not a zip at all: the streaming reader says what it is
+    if (head.toString('latin1') !== 'PK\u0003\u0004') throw formatError(name, 'is not an .xlsx workbook (not a zip archive)');
     throw formatError(name, `is not a complete .xlsx workbook: its zip directory is missing or damaged (a truncated file?): ${(err as Error).message}`);
   }
-  const part = directory.files.find((f) => f.path === 'xl/workbook.xml');
-  if (!part) return undefined;
-  const xml = (await part.buffer()).toString('utf8');
-  const sheets: SheetEntry[] = [];
-  for (const m of xml.matchAll(/<(?:[\w.-]+:)?sheet\s([^>]*?)\/?>/g)) {
-    const attrs = new Map([...m[1]!.matchAll(/([\w.:-]+)\s*=\s*"([^"]*)"/g)].map((a) => [a[1]!, xmlText(a[2]!)]));
-    const rId = [...attrs.entries()].find(([k]) => /(^|:)id$/.test(k))?.[1] ?? '';
-    sheets.push({ name: attrs.get('name') ?? '', id: Number(attrs.get('sheetId') ?? 0), rId, state: attrs.get('state') });
-  }
-  return sheets;
+}
+
+/** The part parsers of exceljs' streaming WorkbookReader (its own building blocks), driven here in a fixed order. */
+interface PartParsers {
+  _parseRels(entry: NodeJS.ReadableStream): Promise<void>;
+  _parseWorkbook(entry: NodeJS.ReadableStream): Promise<void>;
+  _parseSharedStrings(entry: NodeJS.ReadableStream): AsyncGenerator<unknown>;
+  _parseStyles(entry: NodeJS.ReadableStream): Promise<void>;
+  _parseWorksheet(iterator: AsyncIterable<unknown>, sheetNo: string): Generator<unknown>;
 }
 
 const READER_OPTIONS = { sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'cache', worksheets: 'emit' } as const;
@@ -101,9 +79,6 @@ function worksheetList(workbook: StreamWorkbook): { name: string; hidden: boolea
     .map((s) => ({ name: s.name, hidden: s.state === 'hidden' || s.state === 'veryHidden' }));
 }
 
-function worksheetNames(workbook: StreamWorkbook): string[] | undefined {
-  return worksheetList(workbook)?.map((s) => s.name);
-}
 
 /**
  * The one sheet to read, decided from workbook.xml before any row is read: the declared sheet (it must exist once,
@@ -152,18 +127,6 @@ function watchedPart(part: AsyncIterable<unknown>): { chunks: AsyncGenerator<str
   return { chunks: chunks(), complete: () => /<\/(?:[A-Za-z_][\w.-]*:)?worksheet>\s*$/.test(tail) };
 }
 
-/**
- * The sheet's name. exceljs maps the part (xl/worksheets/sheetN.xml) to its name through the workbook rels, but only
- * for targets written exactly as "worksheets/sheetN.xml"; otherwise it leaves the placeholder "SheetN" and the part
- * number as a string id. Resolve those cases ourselves with normalised targets.
- */
-function sheetNameOf(workbook: StreamWorkbook, ws: StreamWorksheet): string {
-  if (typeof ws.id !== 'string') return ws.name;
-  const part = `worksheets/sheet${ws.id}.xml`;
-  const rel = workbook.workbookRels?.find((r) => partOf(r.Target) === part);
-  const sheet = rel && workbook.model?.sheets?.find((s) => s.rId === rel.Id);
-  return sheet ? sheet.name : ws.name;
-}
 
 /** Excel number formats that display dates or times (quoted text, [colour]/[$-locale] sections and escapes ignored). */
 function isDateFormat(fmt: string | undefined): boolean {
@@ -236,8 +199,8 @@ function quoteList(names: string[]): string {
 }
 
 /**
- * Excel (.xlsx) reader over exceljs' streaming WorkbookReader: the named sheet (options.sheet) or else the first
- * worksheet in tab order. The header is the first row with any non-blank cell (names trimmed, trailing blank header
+ * Excel (.xlsx) reader over exceljs' streaming parsers: the named sheet (options.sheet) or else the only visible
+ * worksheet. The header is the first row with any non-blank cell (names trimmed, trailing blank header
  * cells dropped). Fully blank rows are skipped.
  *
  * Row numbers: `row` = sheet row number - header row number. With the header in Excel row 1 (the usual case) record
@@ -246,78 +209,58 @@ function quoteList(names: string[]): string {
  * A non-blank cell to the right of the header is a SourceFormatError (a value without a column name).
  * With options.dateColumns, a plain number (1 to 2958465, i.e. up to 9999-12-31) in one of those columns is an Excel
  * serial date and becomes a Date.
- * Memory: exceljs streams the zip; worksheet parts that come before sharedStrings.xml or workbook.xml in the zip are
- * spooled to a temp file (disk, not memory) and parsed afterwards; the shared strings table is held in memory.
+ * The sheet is chosen from xl/workbook.xml before any row is read (see chooseSheet: hidden, missing or ambiguous
+ * sheets are refused), and a worksheet whose XML stops before its closing tag fails the load instead of loading the
+ * rows before the break. Memory: the zip is read through its directory, part by part; the worksheet is streamed and
+ * parsed by exceljs' own parsers; the shared strings table is held in memory.
  */
 export const readExcel: Reader = async (path, options): Promise<RecordStream> => {
   const name = options.displayName;
   await checkFile(path, name);
 
-  let listed: SheetEntry[] | undefined;
-  try {
-    listed = await readSheetList(path, name);
-  } catch (err) {
-    throw excelError(err, name, path);
-  }
-  const input = createReadStream(path);
-  const workbook = new ExcelJS.stream.xlsx.WorkbookReader(input, READER_OPTIONS) as unknown as StreamWorkbook;
-  // Known before any worksheet is parsed (exceljs replaces it with the same list when it reaches xl/workbook.xml).
-  if (listed) workbook.model = { sheets: listed };
-  const sheets = workbook[Symbol.asyncIterator]();
-  let released = false;
+  const zip = await openZip(path, name);
+  const part = (p: string) => zip.files.find((f) => f.path === p);
+  const workbook = new ExcelJS.stream.xlsx.WorkbookReader(null as never, READER_OPTIONS) as unknown as StreamWorkbook & PartParsers;
+  let opened: NodeJS.ReadableStream | undefined;
+  let watched: ReturnType<typeof watchedPart> = { chunks: (async function* () {})(), complete: () => false };
   const release = () => {
-    if (released) return;
-    released = true;
-    input.destroy();
-    void sheets.return?.(undefined)?.catch(() => {});
+    (opened as { destroy?: () => void } | undefined)?.destroy?.();
   };
 
-  // Find the sheet.
-  const seen: string[] = [];
-  let target: StreamWorksheet | undefined;
-  let chosen: string | undefined;
+  // The parts that describe the workbook, each read whole from the zip, in the order that makes them usable
+  // (exceljs' own streaming loop takes them in file order, and races when worksheets come first).
+  let target: StreamWorksheet;
+  let sheetName: string;
   try {
-    for (;;) {
-      const next = await sheets.next();
-      if (next.done) break;
-      const ws = next.value;
-      const wsName = sheetNameOf(workbook, ws);
-      seen.push(wsName);
-      chosen ??= chooseSheet(workbook, options.sheet, name);
-      if (wsName === chosen) {
-        target = ws;
-        break;
-      }
-      // Not ours: close a spooled temp-file stream exceljs opened for it (a zip entry is drained by exceljs itself).
-      const part = ws.iterator as { destroy?: () => void } | undefined;
-      if (part && typeof part.destroy === 'function') part.destroy();
-    }
+    const rels = part('xl/_rels/workbook.xml.rels');
+    const book = part('xl/workbook.xml');
+    if (!rels || !book) throw formatError(name, 'is not an .xlsx workbook (no workbook or worksheets found in it)');
+    await workbook._parseRels(rels.stream());
+    await workbook._parseWorkbook(book.stream());
+    const strings = part('xl/sharedStrings.xml');
+    if (strings) for await (const _ of workbook._parseSharedStrings(strings.stream()));
+    const styles = part('xl/styles.xml');
+    if (styles) await workbook._parseStyles(styles.stream());
+    sheetName = chooseSheet(workbook, options.sheet, name);
+    const sheet = workbook.model!.sheets!.find((s) => s.name === sheetName)!;
+    const rel = workbook.workbookRels?.find((r) => r.Id === sheet.rId);
+    const entry = rel && part(`xl/${partOf(rel.Target)}`);
+    if (!entry) throw formatError(name, `sheet ${JSON.stringify(sheetName)} has no worksheet part in the file (a damaged workbook)`, { sheet: sheetName });
+    opened = entry.stream();
+    watched = watchedPart(opened as unknown as AsyncIterable<unknown>);
+    const emitted = workbook._parseWorksheet(watched.chunks, String(sheet.id)).next();
+    target = (emitted.value as { value: StreamWorksheet }).value;
+    target.name = sheetName;
   } catch (err) {
     release();
     throw excelError(err, name, path);
   }
-  if (!target) {
-    release();
-    const names = worksheetNames(workbook) ?? seen;
-    if (!workbook.model && seen.length === 0) throw formatError(name, 'is not an .xlsx workbook (no workbook or worksheets found in it)');
-    if (options.sheet !== undefined) {
-      throw formatError(name, `has no sheet named ${JSON.stringify(options.sheet)}; its sheets are ${quoteList(names)}`, {
-        sheet: options.sheet,
-        sheets: names,
-      });
-    }
-    throw formatError(name, 'has no worksheets', { sheets: names });
-  }
-  const sheetName = sheetNameOf(workbook, target);
   const date1904 = workbook.properties?.model?.date1904 === true;
-  const part = target.iterator as AsyncIterable<unknown> | undefined;
-  const watched = part && typeof part[Symbol.asyncIterator] === 'function' ? watchedPart(part) : undefined;
-  if (watched) target.iterator = watched.chunks;
   const rows = target[Symbol.asyncIterator]();
   let lastRow = 0;
   /** The sheet's XML ended before its closing tag: rows after the break would be lost without a word. */
   const assertComplete = () => {
-    if (watched && !watched.complete()) {
+    if (!watched.complete()) {
       throw formatError(name, `sheet ${JSON.stringify(sheetName)} ends early: its XML stops after sheet row ${lastRow} without closing the worksheet (a truncated or damaged workbook); nothing was loaded`, {
         sheet: sheetName,
         afterSheetRow: lastRow,
