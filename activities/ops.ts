@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
-import type { RecordRunEndInput, RecordRunEndResult, RecordRunStartInput, RecordStepsInput, RunRecord } from '../src/contracts';
+import { FINDINGS_IN_SUMMARY } from '../src/contracts';
+import type { Finding, RecordRunEndInput, RecordRunEndResult, RecordRunStartInput, RecordStepsInput, RunRecord } from '../src/contracts';
 import { getDataset } from '../src/datasets';
 import type { Pool } from '../src/db';
 import { withTransaction } from '../src/db';
@@ -71,6 +72,18 @@ async function countPartitions(pool: Pool, dataset: string, period: string | und
   });
 }
 
+/** The dataset's findings after the run, from its findings query (none when it has none). */
+async function listFindings(pool: Pool, dataset: string, period: string | undefined): Promise<Finding[] | undefined> {
+  const file = getDataset(dataset).findingsQuery;
+  if (file === undefined) return undefined;
+  const sql = await readSqlFile(file, SQL_DIR);
+  return withTransaction(pool, async (client) => {
+    await setRunParams(client, { period });
+    const { rows } = await client.query<Finding>(sql);
+    return rows.map((r) => ({ finding: String(r.finding), key: String(r.key), detail: String(r.detail) }));
+  });
+}
+
 /** Run-history activities: each writes the calling run's rows in ops.*, keyed on its Temporal run id. */
 export function createOpsActivities(pool: Pool) {
   return {
@@ -100,6 +113,7 @@ export function createOpsActivities(pool: Pool) {
       const { runId, workflowId } = currentRun();
       const { run } = input;
       const counts = input.status === 'completed' ? await countPartitions(pool, run.dataset, run.period) : undefined;
+      const findings = input.status === 'completed' ? await listFindings(pool, run.dataset, run.period) : undefined;
       const partitions: Record<string, number> = {};
       if (counts) {
         if (run.period) partitions[run.period] = counts.get(run.period) ?? 0;
@@ -134,8 +148,17 @@ export function createOpsActivities(pool: Pool) {
           const status = input.status === 'completed' ? 'loaded' : input.status;
           await client.query(UPSERT_PARTITION, [run.dataset, run.period, runId, status, null]);
         }
+        if (findings) {
+          await client.query('DELETE FROM ops.findings WHERE run_id = $1', [runId]);
+          await client.query(
+            `INSERT INTO ops.findings (dataset, run_id, period, finding, key, detail)
+             SELECT $1, $2, $3, f.finding, f.key, f.detail FROM jsonb_to_recordset($4::jsonb) AS f (finding text, key text, detail text)
+             ON CONFLICT (run_id, finding, key) DO UPDATE SET detail = EXCLUDED.detail`,
+            [run.dataset, runId, run.period ?? null, JSON.stringify(findings)],
+          );
+        }
       });
-      return { partitions };
+      return findings ? { partitions, findings: { total: findings.length, items: findings.slice(0, FINDINGS_IN_SUMMARY) } } : { partitions };
     },
   };
 }

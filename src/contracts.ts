@@ -61,8 +61,6 @@ export interface PipelineInput {
   trigger?: RunTrigger;
   /** Override of every source's reject budget for this run: "N" rows or "P%" of rows read. */
   rejectBudget?: string;
-  /** Let a source with no rows (a header-only file) empty its staging table; without it such a load fails. */
-  allowEmpty?: boolean;
   /**
    * Start at this step: "ingest" (the default, everything) or a layer name ("dimensions", "facts", "marts").
    * Earlier steps are skipped and recorded as skipped; a rerun of the transforms leaves staging untouched.
@@ -192,7 +190,19 @@ export interface PipelineSummary {
   skippedSteps?: string[];
   /** Rows per period written to ops.partitions by this run (the period's fact rows; every month after a full run). */
   partitions?: Record<string, number>;
+  /** Data-quality findings of the run (ops.findings), at most FINDINGS_IN_SUMMARY of them, and how many in all. */
+  findings?: { total: number; items: Finding[] };
 }
+
+/** A data-quality finding that is not an error, e.g. a product id delivered with several names. */
+export interface Finding {
+  finding: string;
+  key: string;
+  detail: string;
+}
+
+/** Findings listed in a run's summary (the rest are in ops.findings). */
+export const FINDINGS_IN_SUMMARY = 20;
 
 export const progressQueryName = 'progress';
 
@@ -249,6 +259,8 @@ export interface RecordRunEndInput {
 export interface RecordRunEndResult {
   /** Fact rows per period now recorded in ops.partitions (only after a completed run). */
   partitions: Record<string, number>;
+  /** Data-quality findings now recorded in ops.findings (only after a completed run of a dataset with a findings query). */
+  findings?: { total: number; items: Finding[] };
 }
 
 // ---------------------------------------------------------------------------------------------------------

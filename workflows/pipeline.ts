@@ -183,7 +183,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
         ...(await settleAll(
           plan.sources.map((s) => {
             // Built apart from the call so that fields the ingest module does not (yet) declare still pass through.
-            const ingestInput = { dataset: plan.dataset, source: s.name, sourceDir: input.sourceDir, rejectBudget: input.rejectBudget, allowEmpty: input.allowEmpty };
+            const ingestInput = { dataset: plan.dataset, source: s.name, sourceDir: input.sourceDir, rejectBudget: input.rejectBudget };
             return step(`load ${s.name}`, () => ingestSource(ingestInput), (e, r) => {
               e.rows = r.rowsLoaded;
               e.rowsIn = r.rowsRead;
@@ -251,6 +251,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
       fromStep: input.fromStep,
       skippedSteps: progress.steps.filter((s) => s.status === 'skipped').map((s) => s.step),
       partitions: end.partitions,
+      findings: end.findings,
     };
   } catch (err) {
     const ending = (status: RunOutcome, error: string) => recordRunEnd({ run, status, finishedAt: new Date().toISOString(), error, steps: records() });

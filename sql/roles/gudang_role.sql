@@ -43,6 +43,8 @@ $$;
 CREATE SCHEMA IF NOT EXISTS landing;
 
 GRANT USAGE, CREATE ON SCHEMA landing, staging, gudang_build, warehouse, mart TO gudang_pipeline;
+-- The Superstore dataset's own schemas (sql/migrations/032_superstore_schemas.sql).
+GRANT USAGE, CREATE ON SCHEMA superstore_staging, superstore_dw, superstore_mart TO gudang_pipeline;
 GRANT USAGE ON SCHEMA ops TO gudang_pipeline;
 
 -- The ledgers stay owned by the migrations' owner; the pipeline reads and writes their rows.
@@ -61,7 +63,7 @@ DECLARE
 BEGIN
   FOR t IN
     SELECT c.oid::regclass AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname IN ('landing', 'staging', 'gudang_build', 'warehouse', 'mart') AND c.relkind IN ('r', 'p', 'v', 'm')
+     WHERE n.nspname IN ('landing', 'staging', 'gudang_build', 'warehouse', 'mart', 'superstore_staging', 'superstore_dw', 'superstore_mart') AND c.relkind IN ('r', 'p', 'v', 'm')
        AND pg_get_userbyid(c.relowner) <> 'gudang_pipeline'
   LOOP
     EXECUTE format('ALTER TABLE %s OWNER TO gudang_pipeline', t.name);

@@ -201,6 +201,12 @@ export function formatOutcome(workflowId: string, runId: string, outcome: RunOut
     const list = Object.entries(partitions).map(([p, n]) => `${p}: ${n.toLocaleString('en-US')}`);
     lines.push('', `fact rows per loaded month (ops.partitions): ${list.length > 6 ? `${list.slice(0, 3).join(', ')}, ... ${list.slice(-2).join(', ')} (${list.length} months)` : list.join(', ')}`);
   }
+  const findings = outcome.summary?.findings;
+  if (findings && findings.total > 0) {
+    lines.push('', `data-quality findings (ops.findings): ${findings.total}`);
+    for (const f of findings.items) lines.push(`  ${f.finding} ${f.key}: ${f.detail}`);
+    if (findings.total > findings.items.length) lines.push(`  ... and ${findings.total - findings.items.length} more in ops.findings`);
+  }
   if (outcome.error && withError) lines.push('', `error: ${outcome.error}`);
   return lines.join('\n');
 }

@@ -1,9 +1,10 @@
 import { InputError } from '../errors';
 import { assertDisjointSchemas } from './define';
 import { djangoApparel } from './django-apparel';
+import { superstore } from './superstore';
 import type { DatasetSpec } from './types';
 
-const registered: DatasetSpec[] = [djangoApparel];
+const registered: DatasetSpec[] = [djangoApparel, superstore];
 assertDisjointSchemas(registered);
 const registry = new Map<string, DatasetSpec>(registered.map((d) => [d.name, d]));
 

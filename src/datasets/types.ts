@@ -38,6 +38,11 @@ export interface DatasetSpec {
    * read with the run's parameters after a successful run to fill ops.partitions. Absent: months are not tracked.
    */
   partitionsQuery?: string;
+  /**
+   * Query (relative to sql/) listing data-quality findings that are not errors (e.g. a product id with several
+   * names): columns finding, key, detail. Read after a completed run; the rows go to ops.findings and the summary.
+   */
+  findingsQuery?: string;
   /** The source folder used when none is given (demo, `run`, `schedule create`), relative to the repository root. */
   defaultSource: string;
   /** The module (relative to the repository root) that `npm run generate -- --dataset NAME` runs to make sample data. */

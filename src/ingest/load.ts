@@ -12,7 +12,6 @@ export interface LoadContext {
   /** The run's reject budget override ("N" or "P%"); default the source's. */
   rejectBudget?: string;
   sourceRoot?: string;
-  allowEmpty?: boolean;
   chunkBytes?: number;
   /** Called with progress (plan, each committed batch, publish steps); activities turn it into heartbeats. */
   heartbeat?: (progress: Record<string, unknown>) => void;
@@ -36,7 +35,6 @@ export async function loadSource(pool: Pool, spec: SourceSpec, sourceDir: string
     rejectBudget: ctx.rejectBudget,
     sourceRoot: ctx.sourceRoot,
     chunkBytes: ctx.chunkBytes,
-    allowEmpty: ctx.allowEmpty,
     heartbeat: ctx.heartbeat,
   });
   return result;

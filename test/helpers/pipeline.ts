@@ -75,11 +75,12 @@ export async function startHarness(): Promise<PipelineHarness> {
 const noop = () => undefined;
 export const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };
 
-/** Every row of every staging, warehouse and mart table, as ordered JSON text: for "nothing changed" checks. */
-export async function dumpTables(pool: Pool): Promise<Record<string, string[]>> {
+/** Every row of every table in `schemas` (default Django Apparel's), as ordered JSON text: for "nothing changed" checks. */
+export async function dumpTables(pool: Pool, schemas: readonly string[] = ['staging', 'warehouse', 'mart']): Promise<Record<string, string[]>> {
   const { rows } = await pool.query<{ t: string }>(
     `SELECT format('%I.%I', table_schema, table_name) AS t FROM information_schema.tables
-     WHERE table_schema IN ('staging', 'warehouse', 'mart') AND table_type = 'BASE TABLE' ORDER BY 1`,
+     WHERE table_schema = ANY ($1::text[]) AND table_type = 'BASE TABLE' ORDER BY 1`,
+    [schemas],
   );
   const out: Record<string, string[]> = {};
   for (const { t } of rows) {
