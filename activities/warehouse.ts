@@ -7,6 +7,8 @@ import type { Pool } from '../src/db';
 import { runLayerGates } from '../src/warehouse/gates';
 import { runTagOf } from '../src/warehouse/build';
 import { runModel } from '../src/warehouse/models';
+import { discardRun, publishRun } from '../src/warehouse/publish';
+import type { PublishResult } from '../src/warehouse/publish';
 import { failFastOnBadInput } from './common';
 
 export interface BuildModelInput {
@@ -15,6 +17,11 @@ export interface BuildModelInput {
   model: string;
   /** YYYY-MM: rebuild only that month (models that are period-aware); absent = full refresh. */
   period?: string;
+  /**
+   * Write-audit-publish: leave the built table in gudang_build for the run's publish step. Absent (workflows from
+   * before that step): the built table replaces the published one at once, as those runs expect.
+   */
+  stage?: boolean;
 }
 
 export interface CheckQualityInput {
@@ -56,7 +63,7 @@ export function createWarehouseActivities(pool: Pool) {
         const layer = findLayer(spec, input.layer);
         const model = layer.models.find((m) => m.name === input.model);
         if (!model) throw ApplicationFailure.nonRetryable(`layer ${input.layer} has no model "${input.model}"`, 'UnknownDataset');
-        const result = await runModel(pool, spec, model, { period: input.period, runTag: currentRunTag(), publish: true });
+        const result = await runModel(pool, spec, model, { period: input.period, runTag: currentRunTag(), publish: !input.stage });
         return { ...result, layer: input.layer };
       });
     },
@@ -66,6 +73,17 @@ export function createWarehouseActivities(pool: Pool) {
         const spec = getDataset(input.dataset);
         return runLayerGates(pool, spec, findLayer(spec, input.layer), { period: input.period, runTag: currentRunTag() });
       });
+    },
+
+    /** After the last gate: every table the run built becomes the published one, all in one transaction. */
+    async publishWarehouse(input: { dataset: string }): Promise<PublishResult> {
+      return failFastOnBadInput(async () => publishRun(pool, getDataset(input.dataset), currentRunTag()));
+    },
+
+    /** A failed or cancelled run: drop what it built (nothing it built was published). */
+    async discardWarehouse(input: { dataset: string }): Promise<{ tables: number }> {
+      getDataset(input.dataset);
+      return { tables: await discardRun(pool, currentRunTag()) };
     },
   };
 }

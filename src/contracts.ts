@@ -19,6 +19,7 @@ export const INPUT_ERROR_TYPES = [
   'QualityGateFailed',
   'UnknownDataset',
   'ConfigError',
+  'PublishConflict',
 ] as const;
 export type InputErrorType = (typeof INPUT_ERROR_TYPES)[number];
 
@@ -123,6 +124,8 @@ export interface GateCheckResult {
   passed: boolean;
   failures: number;
   sample: string[];
+  /** Not queried: the table's own constraint guarantees it, e.g. "unique index fct_transactions_pkey". */
+  enforcedBy?: string;
 }
 
 export interface GateResult {
@@ -135,7 +138,7 @@ export type StepStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipp
 
 export interface StepProgress {
   step: string;
-  kind: 'load' | 'model' | 'gate';
+  kind: 'load' | 'model' | 'gate' | 'publish';
   status: StepStatus;
   /** Rows in the step's table afterwards (loads: rows loaded; models: rows in the table; gates: checks run). */
   rows?: number;

@@ -3,6 +3,7 @@ import {
   CancellationScope,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -40,7 +41,7 @@ import type {
 // start at a later step (fromStep), skipping, and recording as skipped, the steps before it.
 
 const { planRun, recordRunStart, recordSteps, recordRunEnd } = proxyActivities<Activities>(ACTIVITY_OPTIONS.bookkeeping);
-const { buildModel, checkQuality } = proxyActivities<Activities>(ACTIVITY_OPTIONS.transform);
+const { buildModel, checkQuality, publishWarehouse, discardWarehouse } = proxyActivities<Activities>(ACTIVITY_OPTIONS.transform);
 
 export const progressQuery = defineQuery<PipelineProgress>('progress');
 
@@ -76,8 +77,12 @@ function publishIdentity(dataset: string, period: string | undefined, trigger: R
   if (memo.period !== (period ?? 'full') || memo.runKey !== runKey) upsertMemo({ period: period ?? 'full', runKey });
 }
 
+/** The run's last step: every table it built becomes the published one, in one transaction (write-audit-publish). */
+const PUBLISH_STEP = 'publish warehouse';
+
 export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSummary> {
   const info = workflowInfo();
+  let writeAuditPublish = false;
   // When Temporal started the run (time spent waiting for a worker included), as the Web UI shows it.
   const startedAt = info.runStartTime.getTime();
   const trigger: RunTrigger = input.trigger ?? 'manual';
@@ -159,6 +164,9 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
   try {
     showDetails();
     const plan = await planRun({ dataset: input.dataset });
+    // Write, audit, publish: models build where readers cannot see them, gates check them there, and a last
+    // step publishes every built table at once. Runs recorded before that step publish each model as it builds.
+    writeAuditPublish = patched('write-audit-publish');
 
     const phases: RunStepName[] = ['ingest', ...plan.layers.map((l) => l.name)];
     const first = phases.indexOf(input.fromStep ?? 'ingest');
@@ -174,6 +182,8 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
       for (const m of layer.models) progress.steps.push({ step: `build ${m}`, kind: 'model', phase: layer.name, status });
       progress.steps.push({ step: `check ${layer.name}`, kind: 'gate', phase: layer.name, status });
     }
+    const lastLayer = plan.layers.at(-1)?.name;
+    if (writeAuditPublish && lastLayer) progress.steps.push({ step: PUBLISH_STEP, kind: 'publish', phase: lastLayer, status: 'pending' });
     await recordRunStart({ run, steps: records() });
 
     const loads: LoadResult[] = [];
@@ -204,7 +214,10 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
         layer.models.map((m) =>
           step(
             `build ${m}`,
-            () => buildModel.executeWithOptions({ summary: `build ${m}` }, [{ dataset: plan.dataset, layer: layer.name, model: m, period }]),
+            () =>
+              buildModel.executeWithOptions({ summary: `build ${m}` }, [
+                { dataset: plan.dataset, layer: layer.name, model: m, period, ...(writeAuditPublish ? { stage: true } : {}) },
+              ]),
             (e, r) => {
               e.rows = r.rows;
               e.table = r.table;
@@ -224,6 +237,17 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
       );
       // The last layer's steps are written by recordRunEnd.
       if (i < plan.layers.length - 1) await recordSteps({ steps: records() });
+    }
+
+    if (writeAuditPublish && lastLayer) {
+      // Every gate of the run has passed: the new warehouse becomes visible, all layers at once.
+      await step(
+        PUBLISH_STEP,
+        () => publishWarehouse.executeWithOptions({ summary: PUBLISH_STEP }, [{ dataset: plan.dataset }]),
+        (e, r) => {
+          e.table = `${r.tables.length} table${r.tables.length === 1 ? '' : 's'}`;
+        },
+      );
     }
 
     progress.phase = 'done';
@@ -255,6 +279,8 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
     };
   } catch (err) {
     const ending = (status: RunOutcome, error: string) => recordRunEnd({ run, status, finishedAt: new Date().toISOString(), error, steps: records() });
+    // Nothing this run built was published; drop it (best effort: it is invisible to readers either way).
+    if (writeAuditPublish) await CancellationScope.nonCancellable(() => discardWarehouse({ dataset: input.dataset }).catch(() => undefined));
     if (isCancellation(err)) {
       progress.phase = 'cancelled';
       showDetails();

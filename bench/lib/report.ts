@@ -1,3 +1,5 @@
+import { djangoApparel } from '../../src/datasets/django-apparel';
+import { baselineReport } from './baseline';
 import type { E2eResults } from './e2e';
 import type { FanoutResults } from './fanout';
 import type { IngestMethod, IngestResults } from './ingest';
@@ -106,6 +108,17 @@ export function computeTargets(r: BenchReport): Target[] {
       ratio: p.median / q.median,
       met: p.median / q.median <= 1.3,
     });
+    // issue 14: the gates at most 15 % of the transform (same checks), per project run
+    const gateShare = summary(
+      r.transform.samples.flatMap((t) => (t.kind === 'project' && t.detail ? [t.detail.gates.reduce((a, g) => a + g.ms, 0) / t.detail.totalMs] : [])),
+    );
+    targets.push({
+      id: 'gates-share',
+      target: 'quality gates ≤ 15 % of the transform time',
+      measured: `${round(100 * gateShare.median, 1)} % (min ${round(100 * gateShare.min, 1)}, max ${round(100 * gateShare.max, 1)})`,
+      ratio: gateShare.median / 0.15,
+      met: gateShare.median <= 0.15,
+    });
     const inc = r.transform.incremental;
     if (inc.supported && inc.samples.length) {
       const full = inc.samples.filter((t) => t.kind === 'full');
@@ -113,6 +126,13 @@ export function computeTargets(r: BenchReport): Target[] {
       const f = summary(full.map((t) => t.ms));
       const pp = summary(per.map((t) => t.ms));
       const onlyMonth = per.every((t) => (t.touched['warehouse.fct_transactions']?.written ?? -1) === t.periodFactRows);
+      targets.push({
+        id: 'incremental-time',
+        target: 'a one-month run < 20 % of a full run',
+        measured: `${s(pp.median)} s vs ${s(f.median)} s`,
+        ratio: pp.median / f.median / 0.2,
+        met: pp.median / f.median < 0.2,
+      });
       targets.push({
         id: 'incremental',
         target: 'a one-month run touches only that month (time vs a full rebuild)',
@@ -133,6 +153,8 @@ export function computeTargets(r: BenchReport): Target[] {
       ratio: o.median / 5,
       met: o.median < 5,
     });
+    const vsBaseline = baselineReport(r.e2e, djangoApparel.layers.map((l) => ({ name: l.name, models: l.models.map((m) => m.name) }))).target;
+    if (vsBaseline) targets.push(vsBaseline);
     const rss = summary(r.e2e.samples.map((t) => t.worker.peakRssKiB));
     targets.push({
       id: 'worker-rss',
@@ -299,6 +321,7 @@ export function renderMarkdown(r: BenchReport, targets: Target[]): string {
         gaps.map((g) => `${Math.round(g.ms)} ms between ${g.before} and ${g.after}`).join('; ') +
         `. Worker RSS when idle, before the run: ${mib(mid.worker.idleRssKiB)}.`,
     );
+    out.push(...baselineReport(e, djangoApparel.layers.map((l) => ({ name: l.name, models: l.models.map((m) => m.name) }))).lines);
   }
 
   if (r.fanout) {

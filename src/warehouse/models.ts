@@ -85,7 +85,7 @@ export async function datasetPlaceholders(client: pg.ClientBase, dataset: Datase
 }
 
 const USES_PRIOR = /\{\{\s*prior\s*\}\}/;
-const BASE_COMMENT = /^gudang:base=(\d+|none)$/;
+const BASE_COMMENT = /^gudang:base=(\d+|none|absent)$/;
 
 /**
  * Runs one model in a single transaction: creates its build table from the model's DDL (its
@@ -135,7 +135,7 @@ export async function runModel(pool: pg.Pool, dataset: DatasetSpec, model: Model
       await client.query(`DROP TABLE IF EXISTS ${build}, ${priorCopy}`);
       await exec(renderSql(ddl, { ...refs, this: build }, where), ddlLine);
       let prior = table;
-      let base = 'none';
+      let base = 'absent';
       if (stateful) ({ prior, base } = await preparePrior(client, model, renderSql(ddl, { ...refs, this: priorCopy }, where), build, priorCopy));
       await exec(renderSql(body, { ...refs, this: build, prior }, where), 1);
       const count = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${build}`);
@@ -184,10 +184,13 @@ async function preparePrior(
     return { prior: priorCopy, base: oid };
   }
   await client.query(priorDdl);
-  return { prior: priorCopy, base: 'none' };
+  return { prior: priorCopy, base: 'absent' };
 }
 
-/** The published table a build table was based on (its OID, or 'none'), as runModel recorded it. */
+/**
+ * The published table a build table was based on, as runModel recorded it: its OID, 'absent' (a stateful model
+ * whose table was not published yet) or 'none' (the model does not read {{ prior }}).
+ */
 export async function buildBase(client: pg.ClientBase, build: string): Promise<string | undefined> {
   const { rows } = await client.query<{ c: string | null }>(`SELECT obj_description($1::regclass, 'pg_class') AS c`, [build]);
   return BASE_COMMENT.exec(rows[0]?.c ?? '')?.[1];

@@ -1,0 +1,122 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { failureMessage, startPipeline } from '../../src/client';
+import type { PipelineInput, PipelineSummary } from '../../src/contracts';
+import { startHarness } from '../helpers/pipeline';
+import type { PipelineHarness } from '../helpers/pipeline';
+
+// Issue 9, write-audit-publish: a run builds every layer in gudang_build, its gates check it there, and only a run
+// whose every gate passed publishes, all tables in one transaction. A run that fails leaves every published table
+// byte-for-byte as it was, and readers keep their grants across a publish.
+
+const SEED = path.resolve(import.meta.dirname, '../../../shared/datasets/django-apparel');
+const READER = `gudang_reader_${randomBytes(4).toString('hex')}`;
+
+/** Per published warehouse and mart table: its OID and an md5 over every row (ordered), i.e. "exactly this table". */
+async function checksums(h: PipelineHarness): Promise<Record<string, { oid: string; md5: string; rows: number }>> {
+  const { rows: tables } = await h.db.pool.query<{ t: string; oid: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS t, c.oid::text AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname IN ('warehouse', 'mart') AND c.relkind IN ('r', 'p') ORDER BY 1`,
+  );
+  const out: Record<string, { oid: string; md5: string; rows: number }> = {};
+  for (const { t, oid } of tables) {
+    const { rows } = await h.db.pool.query<{ md5: string; n: number }>(
+      `SELECT md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) AS md5, count(*)::int AS n FROM ${t} AS x`,
+    );
+    out[t] = { oid, md5: rows[0]!.md5, rows: rows[0]!.n };
+  }
+  return out;
+}
+
+const buildTables = async (h: PipelineHarness) =>
+  (await h.db.pool.query<{ relname: string }>(`SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'gudang_build'`)).rows;
+
+describe('write, audit, publish', () => {
+  let h: PipelineHarness;
+  let worker: Worker;
+  let workerDone: Promise<void>;
+
+  before(async () => {
+    h = await startHarness();
+    worker = await h.newWorker();
+    workerDone = worker.run();
+  });
+
+  after(async () => {
+    worker.shutdown();
+    await workerDone;
+    await h.db.pool.query(`DROP OWNED BY ${READER}; DROP ROLE IF EXISTS ${READER}`).catch(() => undefined);
+    await h.close();
+  });
+
+  const run = async (input: Partial<PipelineInput>) => {
+    const started = await startPipeline(h.client, h.config, { dataset: 'django-apparel', sourceDir: SEED, ...input });
+    return { runId: started.runId, result: started.handle.result() as Promise<PipelineSummary> };
+  };
+
+  test('a run publishes every table in a last step, and readers keep seeing them', async () => {
+    const first = await (await run({ runKey: 'first' })).result;
+    assert.equal(first.steps.at(-1)?.step, 'publish warehouse');
+    assert.deepEqual(await buildTables(h), [], 'nothing is left behind in gudang_build');
+
+    await h.db.pool.query(`CREATE ROLE ${READER} NOLOGIN`);
+    await h.db.pool.query(`GRANT USAGE ON SCHEMA warehouse, mart TO ${READER}`);
+    await h.db.pool.query(`GRANT SELECT ON ALL TABLES IN SCHEMA warehouse, mart TO ${READER}`);
+    const before = await checksums(h);
+
+    const second = await (await run({ runKey: 'second' })).result;
+    const after = await checksums(h);
+    assert.deepEqual(Object.keys(after), Object.keys(before));
+    for (const t of Object.keys(before)) {
+      assert.notEqual(after[t]!.oid, before[t]!.oid, `${t} was replaced by the run's build`);
+      assert.equal(after[t]!.md5, before[t]!.md5, `${t}: same files, same rows`);
+    }
+    const steps = await h.db.pool.query(`SELECT step, kind, status FROM ops.step_runs WHERE run_id = $1 AND step = 'publish warehouse'`, [second.runId]);
+    assert.deepEqual(steps.rows, [{ step: 'publish warehouse', kind: 'publish', status: 'completed' }]);
+
+    // the read-only role still reads every published table after the swap
+    const client = await h.db.pool.connect();
+    try {
+      await client.query(`SET ROLE ${READER}`);
+      for (const t of Object.keys(after)) {
+        const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`);
+        assert.equal(rows[0]!.n, after[t]!.rows, `${READER} reads ${t}`);
+      }
+      await assert.rejects(client.query(`SELECT 1 FROM gudang_build.nothing`), /permission denied for schema gudang_build|does not exist/);
+    } finally {
+      await client.query('RESET ROLE');
+      client.release();
+    }
+  });
+
+  test('a run whose last gate fails leaves every published table byte-for-byte as it was', async () => {
+    const before = await checksums(h);
+    // An order line whose order is not in staging: the fact keeps it (unknown date) and the facts gate passes,
+    // but the revenue mart cannot place it in a month, so the marts gate, the run's last, fails.
+    await h.db.pool.query(`INSERT INTO staging.order_details (order_detail_id, order_id, product_id, qty, item_price, unit_sales) VALUES (9999001, 9999001, 1, 1, 10, 10)`);
+    try {
+      const { runId, result } = await run({ runKey: 'failing', fromStep: 'dimensions' });
+      const err = await result.then(
+        () => assert.fail('the run should fail its marts gate'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError, String(err));
+      assert.match(failureMessage(err), /check marts: quality gate failed after layer marts: dm_revenue_by_months_reconciles_with_fact/);
+
+      assert.deepEqual(await checksums(h), before, 'no published table changed');
+      assert.deepEqual(await buildTables(h), [], "the failed run's build tables were discarded");
+      const steps = await h.db.pool.query<{ step: string; status: string }>(`SELECT step, status FROM ops.step_runs WHERE run_id = $1 ORDER BY seq`, [runId]);
+      const status = Object.fromEntries(steps.rows.map((s) => [s.step, s.status]));
+      assert.equal(status['build fct_transactions'], 'completed');
+      assert.equal(status['check facts'], 'completed');
+      assert.equal(status['check marts'], 'failed');
+      assert.equal(status['publish warehouse'], 'pending');
+    } finally {
+      await h.db.pool.query(`DELETE FROM staging.order_details WHERE order_detail_id = 9999001`);
+    }
+  });
+});
