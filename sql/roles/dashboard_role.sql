@@ -39,7 +39,7 @@ DECLARE
 BEGIN
   EXECUTE format('GRANT CONNECT ON DATABASE %I TO gudang_dashboard', current_database());
   IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'gudang_pipeline') THEN
-    creators := creators || 'gudang_pipeline';
+    creators := creators || 'gudang_pipeline'::text;
   END IF;
   FOREACH s IN ARRAY ARRAY['mart', 'superstore_mart'] LOOP
     CONTINUE WHEN NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = s);

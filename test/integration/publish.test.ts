@@ -2,6 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { failureMessage, startPipeline } from '../../src/client';
@@ -15,6 +16,7 @@ import type { PipelineHarness } from '../helpers/pipeline';
 
 const SEED = path.resolve(import.meta.dirname, '../../../shared/datasets/django-apparel');
 const READER = `gudang_reader_${randomBytes(4).toString('hex')}`;
+const DASHBOARD_ROLE_SQL = path.resolve(import.meta.dirname, '../../sql/roles/dashboard_role.sql');
 
 /** Per published warehouse and mart table: its OID and an md5 over every row (ordered), i.e. "exactly this table". */
 async function checksums(h: PipelineHarness): Promise<Record<string, { oid: string; md5: string; rows: number }>> {
@@ -66,6 +68,8 @@ describe('write, audit, publish', () => {
     await h.db.pool.query(`CREATE ROLE ${READER} NOLOGIN`);
     await h.db.pool.query(`GRANT USAGE ON SCHEMA warehouse, mart TO ${READER}`);
     await h.db.pool.query(`GRANT SELECT ON ALL TABLES IN SCHEMA warehouse, mart TO ${READER}`);
+    // and the project's own read-only role template, as an operator applies it after the first run
+    await h.db.pool.query(await readFile(DASHBOARD_ROLE_SQL, 'utf8'));
     const before = await checksums(h);
 
     const second = await (await run({ runKey: 'second' })).result;
@@ -78,15 +82,21 @@ describe('write, audit, publish', () => {
     const steps = await h.db.pool.query(`SELECT step, kind, status FROM ops.step_runs WHERE run_id = $1 AND step = 'publish warehouse'`, [second.runId]);
     assert.deepEqual(steps.rows, [{ step: 'publish warehouse', kind: 'publish', status: 'completed' }]);
 
-    // the read-only role still reads every published table after the swap
+    // the read-only roles still read every published table they were granted, after the swap
     const client = await h.db.pool.connect();
     try {
-      await client.query(`SET ROLE ${READER}`);
-      for (const t of Object.keys(after)) {
-        const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`);
-        assert.equal(rows[0]!.n, after[t]!.rows, `${READER} reads ${t}`);
+      for (const [role, tables] of [
+        [READER, Object.keys(after)],
+        ['gudang_dashboard', Object.keys(after).filter((t) => t.startsWith('mart.'))],
+      ] as const) {
+        await client.query(`SET ROLE ${role}`);
+        for (const t of tables) {
+          const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`);
+          assert.equal(rows[0]!.n, after[t]!.rows, `${role} reads ${t}`);
+        }
+        await assert.rejects(client.query(`SELECT 1 FROM gudang_build.nothing`), /permission denied for schema gudang_build|does not exist/);
+        await client.query('RESET ROLE');
       }
-      await assert.rejects(client.query(`SELECT 1 FROM gudang_build.nothing`), /permission denied for schema gudang_build|does not exist/);
     } finally {
       await client.query('RESET ROLE');
       client.release();
