@@ -67,8 +67,8 @@ dim_locations AS (
   SELECT location_key, city_id FROM {{ ref('dim_locations') }} WHERE location_key <> -1
 ),
 
--- logic CTEs
-order_lines AS (
+-- logic CTEs (read twice in a period run: inlined, not materialised)
+order_lines AS NOT MATERIALIZED (
   SELECT
     od.order_detail_id,
     od.order_id,

@@ -15,15 +15,21 @@ mart AS (
   SELECT month, total_revenue, total_orders, total_quantity, average_order_value FROM {{ ref('dm_revenue_by_months') }}
 ),
 
-expected AS (
-  SELECT
-    date_trunc('month', order_date)::date AS month,
-    sum(unit_sales)                       AS total_revenue,
-    count(DISTINCT order_id)              AS total_orders,
-    sum(qty)::bigint                      AS total_quantity
+-- one scan of the fact: a row per (month, order), then per month; the month NULL collects the undated lines
+per_order AS (
+  SELECT date_trunc('month', order_date)::date AS month, sum(unit_sales) AS revenue, sum(qty) AS qty, count(*) AS lines
   FROM fact
-  WHERE order_date IS NOT NULL
-  GROUP BY 1
+  GROUP BY 1, order_id
+),
+
+by_month AS (
+  SELECT month, sum(revenue) AS total_revenue, count(*) AS total_orders, sum(qty)::bigint AS total_quantity, sum(lines) AS lines
+  FROM per_order
+  GROUP BY month
+),
+
+expected AS (
+  SELECT month, total_revenue, total_orders, total_quantity FROM by_month WHERE month IS NOT NULL
 ),
 
 month_mismatch AS (
@@ -42,11 +48,10 @@ month_mismatch AS (
 undated AS (
   SELECT
     'no month' AS month,
-    format('%s order lines without order_date, revenue=%s', count(*), sum(unit_sales)) AS fact,
+    format('%s order lines without order_date, revenue=%s', lines, total_revenue) AS fact,
     'not in mart' AS mart
-  FROM fact
-  WHERE order_date IS NULL
-  HAVING count(*) > 0
+  FROM by_month
+  WHERE month IS NULL
 )
 
 SELECT month, fact, mart FROM (SELECT * FROM month_mismatch ORDER BY month) AS months

@@ -11,7 +11,7 @@ WITH
 
 run AS (SELECT period, starts, ends FROM ops.run_period()),
 
-staged AS (
+staged AS NOT MATERIALIZED (
   SELECT od.order_detail_id, od.order_id, od.qty, od.item_price, od.unit_sales
   FROM {{ source('order_details') }} AS od
   CROSS JOIN run
@@ -20,32 +20,14 @@ staged AS (
                 WHERE o.order_id = od.order_id AND o.order_date >= run.starts AND o.order_date < run.ends)
 ),
 
-fact AS (
+fact AS NOT MATERIALIZED (
   SELECT f.order_detail_id, f.order_id, f.qty, f.item_price, f.unit_sales
   FROM {{ ref('fct_transactions') }} AS f
   CROSS JOIN run
   WHERE run.period IS NULL OR (f.order_date >= run.starts AND f.order_date < run.ends)
 ),
 
-totals AS (
-  SELECT
-    (SELECT count(*) FROM staged)                    AS staged_rows,
-    (SELECT coalesce(sum(unit_sales), 0) FROM staged) AS staged_sales,
-    (SELECT count(*) FROM fact)                      AS fact_rows,
-    (SELECT coalesce(sum(unit_sales), 0) FROM fact)   AS fact_sales
-),
-
-total_mismatch AS (
-  SELECT
-    NULL::bigint AS order_detail_id,
-    'totals differ' AS problem,
-    format('rows=%s sales=%s', staged_rows, staged_sales) AS staging,
-    format('rows=%s sales=%s', fact_rows, fact_sales)     AS fact
-  FROM totals
-  WHERE staged_rows <> fact_rows OR staged_sales <> fact_sales
-),
-
-line_mismatch AS (
+line_mismatch AS MATERIALIZED (
   SELECT
     coalesce(s.order_detail_id, f.order_detail_id) AS order_detail_id,
     CASE
@@ -62,6 +44,24 @@ line_mismatch AS (
   WHERE s.order_detail_id IS NULL
      OR f.order_detail_id IS NULL
      OR (s.order_id, s.qty, s.item_price, s.unit_sales) IS DISTINCT FROM (f.order_id, f.qty, f.item_price, f.unit_sales)
+),
+
+-- The totals can differ only if some line does: they are computed (one scan of each side) only then.
+totals AS (
+  SELECT s.n AS staged_rows, s.sales AS staged_sales, f.n AS fact_rows, f.sales AS fact_sales
+  FROM (SELECT count(*) AS n, coalesce(sum(unit_sales), 0) AS sales FROM staged) AS s
+  CROSS JOIN (SELECT count(*) AS n, coalesce(sum(unit_sales), 0) AS sales FROM fact) AS f
+  WHERE EXISTS (SELECT 1 FROM line_mismatch)
+),
+
+total_mismatch AS (
+  SELECT
+    NULL::bigint AS order_detail_id,
+    'totals differ' AS problem,
+    format('rows=%s sales=%s', staged_rows, staged_sales) AS staging,
+    format('rows=%s sales=%s', fact_rows, fact_sales)     AS fact
+  FROM totals
+  WHERE staged_rows <> fact_rows OR staged_sales <> fact_sales
 )
 
 SELECT order_detail_id, problem, staging, fact FROM total_mismatch
