@@ -24,6 +24,7 @@ export interface LoadSourceInput {
   sourceDir: string;
   /** The run's reject budget override: "N" or "P%". */
   rejectBudget?: string;
+  allowEmpty?: boolean;
 }
 
 /** Identifies one load: (run, source). */
@@ -48,6 +49,11 @@ export interface PlannedLoad {
   /** Chunk numbers, one loadChunk each. */
   chunks: number[];
   rejectBudget: string;
+}
+
+export interface PublishLoadInput extends LoadRef {
+  /** Let a source with no rows empty its staging table; otherwise such a load fails naming the file. */
+  allowEmpty?: boolean;
 }
 
 export interface LoadChunkInput extends LoadRef {
@@ -107,6 +113,7 @@ export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
             rejectBudget: input.rejectBudget,
             sourceRoot: config.sourceRoot,
             chunkBytes: config.chunkBytes,
+            allowEmpty: input.allowEmpty,
             heartbeat: beat,
           });
         }),
@@ -160,10 +167,14 @@ export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
       );
     },
 
-    async publishLoad(input: LoadRef): Promise<PublishLoadOutput> {
+    async publishLoad(input: PublishLoadInput): Promise<PublishLoadOutput> {
       return failFastOnBadInput(() =>
         heartbeating(async (beat) => {
-          const outcome = await publishLoad(pool, specOf(input.dataset, input.source), input.runId, { workflowId: input.workflowId, heartbeat: beat });
+          const outcome = await publishLoad(pool, specOf(input.dataset, input.source), input.runId, {
+            workflowId: input.workflowId,
+            heartbeat: beat,
+            allowEmpty: input.allowEmpty,
+          });
           if (outcome.status === 'published') await releaseFile(pool, input.runId, input.source);
           return outcome.status === 'published' ? { status: 'published', result: outcome.result } : { status: 'reload', reason: outcome.reason };
         }),

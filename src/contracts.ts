@@ -62,6 +62,8 @@ export interface PipelineInput {
   trigger?: RunTrigger;
   /** Override of every source's reject budget for this run: "N" rows or "P%" of rows read. */
   rejectBudget?: string;
+  /** Let a source with no rows (a header-only file) empty its staging table; without it such a load fails. */
+  allowEmpty?: boolean;
   /**
    * Start at this step: "ingest" (the default, everything) or a layer name ("dimensions", "facts", "marts").
    * Earlier steps are skipped and recorded as skipped; a rerun of the transforms leaves staging untouched.

@@ -23,37 +23,43 @@ import { startDashboard } from './dashboard/server';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-async function main(): Promise<number> {
-  const t0 = Date.now();
-  const { values } = parseArgs({
-    args: process.argv.slice(2),
-    options: {
-      source: { type: 'string' },
-      dataset: { type: 'string' },
-      'keep-open': { type: 'boolean', default: false },
-      'reject-budget': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(`usage: npm run demo [-- --source DIR] [--dataset NAME] [--reject-budget N|P%] [--keep-open]
+const DEMO_USAGE = `usage: npm run demo [-- --source DIR] [--dataset NAME] [--reject-budget N|P%] [--allow-empty] [--keep-open]
 
 Runs the whole pipeline once on DIR (default: the dataset's sample in the repository, e.g. dataset/) and prints the datamarts' headline figures.
 Starts an embedded PostgreSQL unless DATABASE_URL is set, and a Temporal dev server with its Web UI unless
 TEMPORAL_ADDRESS is set. --reject-budget lets each source quarantine up to N rows (or P% of its rows) in
 ops.rejected_rows instead of failing (default: each source's own budget, 0 for the sample dataset).
---keep-open keeps everything running afterwards and serves the dashboard (Ctrl+C to stop) so you can browse the run.`);
+--allow-empty lets an empty or header-only source empty its table (else such a delivery fails the run).
+--keep-open keeps everything running afterwards and serves the dashboard (Ctrl+C to stop) so you can browse the run.`;
+
+async function main(): Promise<number> {
+  const t0 = Date.now();
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: process.argv.slice(2),
+      options: {
+        source: { type: 'string' },
+        dataset: { type: 'string' },
+        'keep-open': { type: 'boolean', default: false },
+        'reject-budget': { type: 'string' },
+        'allow-empty': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+    if (values['reject-budget'] !== undefined) parseRejectBudget(values['reject-budget'], '--reject-budget');
+  } catch (err) {
+    // a usage error: one line, then the usage; never a stack trace
+    console.error(`${(err as Error).message.trim().replace(/\s*\n\s*/g, ' ')}\n\n${DEMO_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(DEMO_USAGE);
     return 0;
   }
   const rejectBudget = values['reject-budget'];
-  if (rejectBudget !== undefined) {
-    try {
-      parseRejectBudget(rejectBudget, '--reject-budget');
-    } catch (err) {
-      console.error((err as Error).message);
-      return 2;
-    }
-  }
+  const allowEmpty = values['allow-empty'] ? true : undefined;
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {
     for (const fn of cleanups.reverse()) await fn().catch((e) => console.error(`cleanup: ${(e as Error).message}`));
@@ -92,7 +98,7 @@ ops.rejected_rows instead of failing (default: each source's own budget, 0 for t
     let summary: PipelineSummary | undefined;
     let failure: unknown;
     await worker.runUntil(async () => {
-      const run = await startPipeline(client, config, { dataset: dataset.name, sourceDir: values.source ?? path.join(ROOT, dataset.defaultSource), runKey: 'demo', rejectBudget });
+      const run = await startPipeline(client, config, { dataset: dataset.name, sourceDir: values.source ?? path.join(ROOT, dataset.defaultSource), runKey: 'demo', rejectBudget, allowEmpty });
       console.log(`pipeline ${run.workflowId} started; watch it at ${webUiLink(config, run.workflowId, run.runId)}`);
       try {
         summary = (await run.handle.result()) as PipelineSummary;

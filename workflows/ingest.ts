@@ -23,6 +23,8 @@ export interface IngestSourceInput {
   sourceDir: string;
   /** The run's reject budget override: "N" rows or "P%" of rows read; default the source's own. */
   rejectBudget?: string;
+  /** Let a source with no rows empty its staging table (otherwise publishLoad refuses it). */
+  allowEmpty?: boolean;
 }
 
 export async function ingestSource(input: IngestSourceInput): Promise<LoadResult> {
@@ -41,7 +43,9 @@ export async function ingestSource(input: IngestSourceInput): Promise<LoadResult
           loadChunk.executeWithOptions({ summary: `load ${input.source} chunk ${chunk + 1}/${n}${round > 0 ? ' (with row numbers)' : ''}` }, [{ ...ref, chunk }]),
         ),
       );
-      const outcome = await publishLoad.executeWithOptions({ summary: `publish ${input.source}` }, [ref]);
+      const outcome = await publishLoad.executeWithOptions({ summary: `publish ${input.source}` }, [
+        input.allowEmpty ? { ...ref, allowEmpty: true } : ref,
+      ]);
       if (outcome.status === 'published') return outcome.result;
     }
     throw ApplicationFailure.nonRetryable(`${plan.file}: the load could not be published after reloading it with row numbers`, 'SourceFormatError');

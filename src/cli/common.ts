@@ -6,6 +6,7 @@ import { loadConfig } from '../config';
 import type { Config } from '../config';
 import { datasetNames, getDataset } from '../datasets';
 import { isPeriod } from '../contracts';
+import { parseRejectBudget } from '../ingest/budget';
 import { EXIT, ExitError, UsageError } from './exit';
 
 export { EXIT, ExitError, UsageError, isParseError, isUnavailable } from './exit';
@@ -37,6 +38,17 @@ export function checkDataset(dataset: string, command: string): string {
 export function checkPeriod(value: string | undefined, option: string): string | undefined {
   if (value === undefined) return undefined;
   if (!isPeriod(value)) throw new UsageError(`${option} "${value}" is not a month: expected YYYY-MM, e.g. 2022-03`);
+  return value;
+}
+
+/** A reject budget option ("N" or "P%"), checked before anything is started. */
+export function checkRejectBudget(value: string | undefined, option: string): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    parseRejectBudget(value, option);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   return value;
 }
 

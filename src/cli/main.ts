@@ -71,9 +71,12 @@ export async function main(argv: string[]): Promise<number> {
     return await cmd.run(rest);
   } catch (err) {
     if (err instanceof UsageError || isParseError(err)) {
-      const message = (err as Error).message;
+      const full = (err as Error).message;
+      // One line says what is wrong (parseArgs' own messages span several lines), then the usage.
       // Schedule subcommands attach their own help already.
-      console.error(message.includes('\nusage: ') ? message : `${message}\n\n${cmd?.help ?? MAIN_HELP}`);
+      const at = full.indexOf('\nusage: ');
+      const message = (at >= 0 ? full.slice(0, at) : full).trim().replace(/\s*\n\s*/g, ' ');
+      console.error(`${message}\n\n${at >= 0 ? full.slice(at + 1) : (cmd?.help ?? MAIN_HELP)}`);
       return EXIT.usage;
     }
     if (err instanceof ExitError) {

@@ -3,11 +3,11 @@ import { startPipeline, webUiLink } from '../client';
 import type { StartedRun } from '../client';
 import type { Config } from '../config';
 import type { RunStepName } from '../contracts';
-import { EXIT, UsageError, checkDataset, checkPeriod, config, connect, defaultSourceDir } from './common';
+import { EXIT, UsageError, checkDataset, checkPeriod, checkRejectBudget, config, connect, defaultSourceDir } from './common';
 import { followRun, formatOutcome, processOutput } from './progress';
 
 export const RUN_HELP = `usage: gudang run [--period YYYY-MM] [--source DIR] [--dataset NAME] [--from-step STEP] [--run-key KEY]
-                  [--reject-budget B] [--wait]
+                  [--reject-budget B] [--allow-empty] [--wait]
 
 Starts a pipeline run. With --period it loads that calendar month: the dimension sources are refreshed and
 the orders dated in the month (with their lines) replace that month's fact and mart rows. Without --period
@@ -23,6 +23,8 @@ is already in flight joins it instead of loading twice, and "the March 2022 load
   --from-step STEP   start at this step: ingest (default), dimensions, facts or marts
   --run-key KEY      override the last part of the workflow id (default: the period, or "full")
   --reject-budget B  rows each source may reject: "N" rows or "P%" of rows read
+  --allow-empty      let a source with no rows (empty or header-only file) empty its staging table;
+                     without it such a delivery fails the run, naming the file
   --wait             follow the run until it ends (a progress bar on a terminal, a line per step in a
                      log), print its steps and rows; exit 1 with the error if it fails
 
@@ -46,6 +48,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       'from-step': { type: 'string' },
       'run-key': { type: 'string' },
       'reject-budget': { type: 'string' },
+      'allow-empty': { type: 'boolean', default: false },
       wait: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -62,9 +65,11 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (runKey !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(runKey)) throw new UsageError(`run: bad --run-key "${runKey}"`);
   const fromStep = checkStep(values['from-step'], 'run');
   const sourceDir = values.source ?? defaultSourceDir(dataset);
+  const rejectBudget = checkRejectBudget(values['reject-budget'], '--reject-budget');
+  const allowEmpty = values['allow-empty'] ? true : undefined;
 
   const client = await connect(cfg);
-  const started = await startPipeline(client, cfg, { dataset, sourceDir, period, runKey, fromStep, trigger: 'manual', rejectBudget: values['reject-budget'] });
+  const started = await startPipeline(client, cfg, { dataset, sourceDir, period, runKey, fromStep, trigger: 'manual', rejectBudget, allowEmpty });
   console.log(`${started.started ? 'started' : 'already running, joined'} ${started.workflowId} (run ${started.runId})`);
   return followStartedRun(cfg, started, values.wait);
 }

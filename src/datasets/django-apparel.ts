@@ -72,13 +72,14 @@ const sources = [
     primaryKey: ['order_detail_id'],
     refine: (row) => {
       const issues: { column: string; message: string }[] = [];
-      const qty = row.qty as number;
-      const price = row.item_price as number;
-      const sales = row.unit_sales as number;
+      // ints arrive as numbers (bigints beyond 2^53), numerics as their exact decimal text
+      const qty = Number(row.qty);
+      const price = Number(row.item_price);
+      const sales = Number(row.unit_sales);
       if (qty <= 0) issues.push({ column: 'qty', message: 'quantity must be positive' });
       if (price < 0) issues.push({ column: 'item_price', message: 'price must not be negative' });
       if (Math.abs(qty * price - sales) > 0.005) {
-        issues.push({ column: 'unit_sales', message: `unit_sales ${sales} is not qty × item_price = ${qty * price}` });
+        issues.push({ column: 'unit_sales', message: `unit_sales ${String(row.unit_sales)} is not qty × item_price = ${qty * price}` });
       }
       return issues;
     },

@@ -15,7 +15,7 @@ const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 /** A timestamp without time zone, as the wall-clock time the file said (readers build such Dates in UTC). */
 export function formatTimestamp(d: Date): string {
   return (
-    `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
+    `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
     `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`
   );
 }

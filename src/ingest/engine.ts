@@ -29,6 +29,8 @@ export interface IngestFileOptions {
   batchBytes?: number;
   batchMs?: number;
   readBytes?: number;
+  /** Let a source with no rows empty its staging table (publishLoad refuses it otherwise). */
+  allowEmpty?: boolean;
   /** GUDANG_SOURCE_ROOT. */
   sourceRoot?: string;
   staleAfterMs?: number;
@@ -100,7 +102,7 @@ export async function ingestFile(pool: Pool, spec: SourceSpec, sourceDir: string
       timings.loadMs += Date.now() - t;
       timings.chunks = results.map((r) => ({ chunk: r.chunk, rows: r.rowsRead, durationMs: r.durationMs }));
       t = Date.now();
-      const outcome = await publishLoad(pool, spec, runId, { workflowId: opts.workflowId, heartbeat: opts.heartbeat });
+      const outcome = await publishLoad(pool, spec, runId, { workflowId: opts.workflowId, heartbeat: opts.heartbeat, allowEmpty: opts.allowEmpty });
       timings.publishMs += Date.now() - t;
       timings.publish = outcome.timings;
       if (outcome.status === 'published') return { ...outcome.result, runId, timings };

@@ -12,6 +12,7 @@ export interface LoadContext {
   /** The run's reject budget override ("N" or "P%"); default the source's. */
   rejectBudget?: string;
   sourceRoot?: string;
+  allowEmpty?: boolean;
   chunkBytes?: number;
   /** Called with progress (plan, each committed batch, publish steps); activities turn it into heartbeats. */
   heartbeat?: (progress: Record<string, unknown>) => void;
@@ -35,6 +36,7 @@ export async function loadSource(pool: Pool, spec: SourceSpec, sourceDir: string
     rejectBudget: ctx.rejectBudget,
     sourceRoot: ctx.sourceRoot,
     chunkBytes: ctx.chunkBytes,
+    allowEmpty: ctx.allowEmpty,
     heartbeat: ctx.heartbeat,
   });
   return result;

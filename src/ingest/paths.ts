@@ -8,7 +8,8 @@ import { InputError } from '../errors';
 
 function inside(root: string, candidate: string): boolean {
   const rel = path.relative(root, candidate);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  // "..data" is an ordinary folder name: only ".." itself (or "../...") leaves the root
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 function refused(displayName: string, why: string): InputError {

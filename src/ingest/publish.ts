@@ -41,6 +41,8 @@ export interface PublishTimings {
 export interface PublishOptions {
   workflowId?: string;
   heartbeat?: (details: Record<string, unknown>) => void;
+  /** Let a load with no rows replace the staging table (an empty delivery); without it such a load fails. */
+  allowEmpty?: boolean;
 }
 
 interface ChunkState {
@@ -248,6 +250,16 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
   );
   if (!withinBudget(budget, rejected, read)) await failOverBudget();
   const loaded = read - rejected;
+  if (loaded === 0 && !opts.allowEmpty) {
+    // An empty delivery would silently empty staging and every fact and mart built from it.
+    await discardLoad(pool, runId, spec.name);
+    const why = read === 0 ? 'has no data rows (an empty or header-only delivery)' : `has no valid rows (all ${read} row(s) rejected)`;
+    throw new InputError('SourceFormatError', `${plan.file}: ${why}: loading it would empty ${stagingTable(spec).replace(/"/g, '')} and everything built from it; refused (start the run with --allow-empty to load an empty source)`, {
+      file: plan.file,
+      source: spec.name,
+      rowsRead: read,
+    });
+  }
 
   // 4. swap into staging
   t = Date.now();

@@ -6,14 +6,49 @@ import type { ColumnKind, ColumnSpec, RejectBudgetSpec, SourceFormat, SourceSpec
 
 const blankToNull = (v: unknown) => (v === '' || (typeof v === 'string' && v.trim() === '') ? null : v);
 
-const toNumber = (v: unknown) => {
-  if (typeof v === 'bigint') return Number(v);
+// Values are stored as written or refused: never rounded through a JavaScript number, never normalised.
+const INT8_MIN = -(2n ** 63n);
+const INT8_MAX = 2n ** 63n - 1n;
+const PLAIN_INT = /^-?\d+$/;
+/** Plain decimal text: an optional sign, digits with an optional fraction, an optional exponent (PostgreSQL numeric reads it exactly). */
+const DECIMAL = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
+/** Within what PostgreSQL's numeric (no typmod) can hold, with a wide margin: digits and exponent bounded. */
+const MAX_NUMERIC_DIGITS = 1000;
+const MAX_NUMERIC_EXPONENT = 1000;
+
+/** An int column's value: a safe integer as a number, a larger one (int8 range) as a bigint; anything else is left for z.custom to refuse. */
+function toInteger(v: unknown): unknown {
   if (typeof v === 'string') {
     const t = v.trim();
-    return t === '' ? v : Number(t);
+    if (!PLAIN_INT.test(t)) return v;
+    const b = BigInt(t);
+    if (b < INT8_MIN || b > INT8_MAX) return INT_OUT_OF_RANGE;
+    return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
   }
+  if (typeof v === 'bigint') {
+    if (v < INT8_MIN || v > INT8_MAX) return INT_OUT_OF_RANGE;
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  }
+  if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) return INT_IMPRECISE; // already rounded
   return v;
-};
+}
+const INT_OUT_OF_RANGE = Symbol('integer out of range');
+const INT_IMPRECISE = Symbol('integer beyond 2^53 read as a number');
+
+/** A numeric column's value: the decimal text exactly as written (trimmed), or a number's shortest exact text. */
+function toDecimalText(v: unknown): unknown {
+  if (typeof v === 'string') {
+    const t = v.trim();
+    if (!DECIMAL.test(t)) return v;
+    const m = /^[-+]?(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(t)!;
+    if ((m[1]!.length + (m[2]?.length ?? 0)) > MAX_NUMERIC_DIGITS || Math.abs(Number(m[3] ?? 0)) > MAX_NUMERIC_EXPONENT) return NUMERIC_OUT_OF_RANGE;
+    return t;
+  }
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return v;
+}
+const NUMERIC_OUT_OF_RANGE = Symbol('number out of range');
 
 function required(inner: z.ZodType, pgType: string, kind: ColumnKind): ColumnSpec {
   return { schema: z.preprocess(blankToNull, inner), pgType, nullable: false, kind };
@@ -28,35 +63,63 @@ function from(header: string, col: ColumnSpec): ColumnSpec {
   return { ...col, header };
 }
 
+/** Integers in plain decimal notation ("12", "-7", "007"; not "1e3", "0x10", "1.0"), exact up to the bigint (int8) range. */
 const intSchema = z.preprocess(
-  toNumber,
-  z.number({ error: 'expected an integer' }).int({ error: 'expected an integer' }).refine(Number.isSafeInteger, {
-    error: 'integer out of range',
+  toInteger,
+  z.custom<number | bigint>((v) => (typeof v === 'number' && Number.isSafeInteger(v)) || typeof v === 'bigint', {
+    error: (issue) =>
+      issue.input === INT_OUT_OF_RANGE
+        ? 'integer out of range (bigint holds -9223372036854775808 to 9223372036854775807)'
+        : issue.input === INT_IMPRECISE
+          ? 'integer beyond 2^53 stored in the file as a floating-point number: its exact value is lost (store it as text)'
+          : 'expected an integer',
   }),
 );
 
-const numericSchema = z.preprocess(toNumber, z.number({ error: 'expected a number' }).finite({ error: 'expected a finite number' }));
-
-const textSchema = z.preprocess(
-  (v) => (typeof v === 'number' || typeof v === 'bigint' ? String(v) : typeof v === 'string' ? v.trim() : v),
-  z.string({ error: 'expected text' }),
+/** Exact decimals, kept as decimal text (never through a lossy JavaScript number); PostgreSQL numeric stores them as written. */
+const numericSchema = z.preprocess(
+  toDecimalText,
+  z.custom<string>((v) => typeof v === 'string' && DECIMAL.test(v), {
+    error: (issue) => (issue.input === NUMERIC_OUT_OF_RANGE ? 'number out of range' : 'expected a number'),
+  }),
 );
 
-/** Timestamps: Date objects (Excel, Parquet), ISO-like strings (`2022-01-01 00:00:00.000`), epoch never guessed. */
+/** Text PostgreSQL can store: no NUL character, no unpaired UTF-16 surrogate (it would turn into U+FFFD on the way). */
+const textSchema = z.preprocess(
+  (v) => (typeof v === 'number' || typeof v === 'bigint' ? String(v) : typeof v === 'string' ? v.trim() : v),
+  z
+    .string({ error: 'expected text' })
+    .refine((v) => !v.includes('\u0000'), { error: 'contains a NUL character (binary data?)', abort: true })
+    .refine((v) => !/[\uD800-\uDFFF]/u.test(v), { error: 'contains an unpaired UTF-16 surrogate (not valid Unicode text)' }),
+);
+
+/** A calendar date-time at UTC, or undefined when any field is out of range (never rolled over into the next unit). Years 1-9999, as written. */
+function utcDateTime(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): Date | undefined {
+  if (y < 1 || y > 9999 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
+  const date = new Date(Date.UTC(2000, mo - 1, d, h, mi, s, ms));
+  date.setUTCFullYear(y); // Date.UTC would move years 0-99 into the 1900s
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d ? date : undefined;
+}
+
+/** A Date a column can store: years 1 to 9999 (what the text forms allow and PostgreSQL reads back the same). */
+const inRange = (d: Date) => !Number.isNaN(d.getTime()) && d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999;
+
+/**
+ * Timestamps: Date objects (Excel, Parquet), ISO-like strings (`2022-01-01 00:00:00.000`), epoch never guessed.
+ * Every field must be in range (2022-02-30, 24:00, 10:60 and :60 seconds are refused, never rolled over); fractions
+ * beyond milliseconds must be zeros (a Date holds milliseconds: more would be rounded).
+ */
 const timestampSchema = z.preprocess((v) => {
   if (v instanceof Date) return v;
   if (typeof v === 'string') {
     const t = v.trim();
-    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?$/.exec(t);
+    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})0{0,3})?)?)?$/.exec(t);
     if (!m) return t;
-    const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '0'] = m;
-    const date = new Date(Date.UTC(+y!, +mo! - 1, +d!, +h, +mi, +s, Math.round(Number(`0.${frac}`) * 1000)));
-    // Reject 2022-02-30 and friends: Date.UTC would silently roll them over.
-    if (date.getUTCMonth() !== +mo! - 1 || date.getUTCDate() !== +d!) return t;
-    return date;
+    const [, y, mo, d, h = '0', mi = '0', s = '0', frac = ''] = m;
+    return utcDateTime(+y!, +mo!, +d!, +h, +mi, +s, Number(frac.padEnd(3, '0'))) ?? t;
   }
   return v;
-}, z.date({ error: 'expected a date (YYYY-MM-DD[ HH:MM[:SS[.fff]]])' }).refine((d) => !Number.isNaN(d.getTime()), { error: 'invalid date' }));
+}, z.date({ error: 'expected a date (YYYY-MM-DD[ HH:MM[:SS[.fff]]])' }).refine(inRange, { error: 'date out of range (years 1 to 9999)' }));
 
 /**
  * Parses a date format such as "MM-DD-YY", "M/D/YYYY" or "DD.MM.YYYY": tokens YYYY (4-digit year), YY (2-digit year,
@@ -100,11 +163,9 @@ function dateFormatParser(format: string): (text: string) => Date | undefined {
   };
 }
 
-/** A valid calendar date at UTC midnight, or undefined (2022-02-30, month 13, year before 100 ...). */
+/** A valid calendar date at UTC midnight, or undefined (2022-02-30, month 13, year 0 ...). */
 function utcDate(y: number, mo: number, d: number): Date | undefined {
-  if (y < 100 || mo < 1 || mo > 12 || d < 1) return undefined;
-  const date = new Date(Date.UTC(y, mo - 1, d));
-  return date.getUTCMonth() === mo - 1 && date.getUTCDate() === d ? date : undefined;
+  return utcDateTime(y, mo, d);
 }
 
 const ISO_DATE = dateFormatParser('YYYY-MM-DD');
@@ -130,7 +191,7 @@ function dateSchema(formats: readonly string[]): z.ZodType {
       }
       return t;
     },
-    z.date({ error: `expected a date (${accepted})` }).refine((d) => !Number.isNaN(d.getTime()), { error: 'invalid date' }),
+    z.date({ error: `expected a date (${accepted})` }).refine(inRange, { error: 'date out of range (years 1 to 9999)' }),
   );
 }
 

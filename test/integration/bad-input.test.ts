@@ -218,10 +218,12 @@ void describe('awkward but valid input loads', () => {
       'cities.xlsx': await readFile(path.join(SEED, 'cities.xlsx')),
       'orders.csv': 'order_id,order_date,customer_id,province_id,city_id\n',
     });
-    const empty = await load(orders, csvText);
+    // a header-only file is an empty delivery: refused unless the run allows it (bad-input-files: empty delivery)
+    await assert.rejects(load(orders, csvText), /orders\.csv: has no data rows \(an empty or header-only delivery\)/);
+    const empty = await ingestFile(h.db.pool, orders, csvText, { runId: `bad-${n}-empty`, allowEmpty: true });
     assert.deepEqual([empty.rowsRead, empty.rowsLoaded], [0, 0]);
     const count = await h.db.pool.query(`SELECT count(*)::int AS n FROM staging.orders`);
-    assert.equal(count.rows[0].n, 0, 'a header-only file is an empty source: staging becomes empty');
+    assert.equal(count.rows[0].n, 0, 'with --allow-empty a header-only file empties staging');
   });
 
   void test('quoted fields with line breaks and accents in CSV', async () => {

@@ -97,7 +97,7 @@ void describe('CSV row processor', () => {
 
   void test('values zod normalises are re-encoded as zod has them (trimmed text, canonical numbers, timestamps)', () => {
     const r = run(' 7 ,  padded  ,40000.50,2022-01-01T10:30\n');
-    assert.deepEqual(r.rows, [['7', 'padded', '40000.5', '2022-01-01 10:30:00.000']]);
+    assert.deepEqual(r.rows, [['7', 'padded', '40000.50', '2022-01-01 10:30:00.000']]);
   });
 
   void test('an unquoted empty field is NULL, a quoted empty one is text; a required blank is rejected', () => {

@@ -450,10 +450,8 @@ void describe('Excel reader', () => {
     assert.equal(r3!.values.total, null); // formula never calculated: no cached result
   });
 
-  void test('default: the first worksheet', async () => {
-    const { header, records } = await readAll(readExcel, workbookFile);
-    assert.deepEqual(header, ['note']);
-    assert.deepEqual(records, [{ row: 1, values: { note: 'first sheet' } }]);
+  void test('no sheet named: several visible sheets are ambiguous (issue 9: never guess)', async () => {
+    await assertReadFails(readExcel, workbookFile, 'SourceFormatError', /^book\.xlsx: has 2 visible sheets \("Notes", "Data"\): ambiguous; name the one to read/);
   });
 
   void test('a missing sheet names the file and the sheets that exist', async () => {

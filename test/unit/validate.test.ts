@@ -101,7 +101,8 @@ void describe('validateRecord', () => {
     });
     assert.deepEqual(result, {
       ok: true,
-      row: { order_detail_id: 10000, order_id: 1, product_id: 38, qty: 2, item_price: 40000, unit_sales: 80000 },
+      // numerics stay exact decimal text (issue 9: never through a lossy JavaScript number)
+      row: { order_detail_id: 10000, order_id: 1, product_id: 38, qty: 2, item_price: '40000', unit_sales: '80000' },
     });
   });
 
@@ -215,7 +216,7 @@ void describe('validateRecord', () => {
       columns: { id: col.int(), at: col.timestamp(), amount: col.numeric(), note: col.optional(col.text()) },
       primaryKey: ['id'],
       refine: (row) =>
-        (row.amount as number) < 0
+        Number(row.amount) < 0
           ? [
               { column: 'amount', message: 'amount must not be negative' },
               { column: 'note', message: 'a negative amount needs a note' },
@@ -225,7 +226,7 @@ void describe('validateRecord', () => {
     const at = new Date(Date.UTC(2024, 0, 2));
     assert.deepEqual(validateRecord(spec, { row: 1, values: { id: 1, at, amount: 2.5, note: null } }), {
       ok: true,
-      row: { id: 1, at, amount: 2.5, note: null },
+      row: { id: 1, at, amount: '2.5', note: null },
     });
     assert.equal(
       rowMessage(spec, 'events.xlsx', 9, { id: 2, at, amount: -1, note: '' }),

@@ -1,6 +1,8 @@
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import ExcelJS from 'exceljs';
 import type { RawRecord, Reader, RecordStream } from '../types';
+import { InputError } from '../../errors';
 import { checkFile, cleanName, formatError, ioError, recordBuilder } from './common';
 
 // The parts of exceljs' streaming reader we rely on. Its published typings omit `name`, `id`, `model`, ...
@@ -16,8 +18,6 @@ interface StreamWorksheet {
   /** The workbook's sheetId once exceljs matched the part to the sheet list; the part number ("3" in sheet3.xml) as a string otherwise. */
   id: number | string;
   name: string;
-  /** The worksheet part: a file stream when exceljs buffered the part to a temp file, an async generator otherwise. */
-  iterator?: unknown;
   [Symbol.asyncIterator](): AsyncIterator<StreamRow>;
 }
 interface StreamWorkbook {
@@ -27,6 +27,38 @@ interface StreamWorkbook {
   [Symbol.asyncIterator](): AsyncIterator<StreamWorksheet>;
 }
 
+// unzipper (exceljs' own zip library) reads a zip's central directory, then any single part on its own.
+interface ZipDirectory {
+  files: { path: string; stream(): NodeJS.ReadableStream }[];
+}
+const unzipper = createRequire(import.meta.url)('unzipper') as { Open: { file(path: string): Promise<ZipDirectory> } };
+
+/** The zip's directory (random access: each part is read on its own, whole). */
+async function openZip(path: string, name: string): Promise<ZipDirectory> {
+  try {
+    return await unzipper.Open.file(path);
+  } catch (err) {
+    const head = Buffer.alloc(4);
+    const fh = await open(path, 'r');
+    try {
+      await fh.read(head, 0, 4, 0);
+    } finally {
+      await fh.close();
+    }
+    if (head.toString('latin1') !== 'PK\u0003\u0004') throw formatError(name, 'is not an .xlsx workbook (not a zip archive)');
+    throw formatError(name, `is not a complete .xlsx workbook: its zip directory is missing or damaged (a truncated file?): ${(err as Error).message}`);
+  }
+}
+
+/** The part parsers of exceljs' streaming WorkbookReader (its own building blocks), driven here in a fixed order. */
+interface PartParsers {
+  _parseRels(entry: NodeJS.ReadableStream): Promise<void>;
+  _parseWorkbook(entry: NodeJS.ReadableStream): Promise<void>;
+  _parseSharedStrings(entry: NodeJS.ReadableStream): AsyncGenerator<unknown>;
+  _parseStyles(entry: NodeJS.ReadableStream): Promise<void>;
+  _parseWorksheet(iterator: AsyncIterable<unknown>, sheetNo: string): Generator<unknown>;
+}
+
 const READER_OPTIONS = { sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'cache', worksheets: 'emit' } as const;
 
 /** Normalises a relationship target ("worksheets/sheet1.xml", "/xl/worksheets/sheet1.xml") to "worksheets/sheet1.xml". */
@@ -34,32 +66,67 @@ function partOf(target: string): string {
   return target.replace(/^\/+/, '').replace(/^xl\//, '');
 }
 
-/** Worksheet names in workbook (tab) order, when exceljs has parsed workbook.xml (and its rels, to leave out chart sheets). */
-function worksheetNames(workbook: StreamWorkbook): string[] | undefined {
+/** Worksheets in workbook (tab) order with their state, when exceljs has parsed workbook.xml (and its rels, to leave out chart sheets). */
+function worksheetList(workbook: StreamWorkbook): { name: string; hidden: boolean }[] | undefined {
   const sheets = workbook.model?.sheets;
   if (!sheets) return undefined;
   const rels = workbook.workbookRels;
-  if (!rels) return sheets.map((s) => s.name);
   return sheets
     .filter((s) => {
-      const rel = rels.find((r) => r.Id === s.rId);
+      const rel = rels?.find((r) => r.Id === s.rId);
       return !rel || partOf(rel.Target).startsWith('worksheets/');
     })
-    .map((s) => s.name);
+    .map((s) => ({ name: s.name, hidden: s.state === 'hidden' || s.state === 'veryHidden' }));
+}
+
+
+/**
+ * The one sheet to read, decided from workbook.xml before any row is read: the declared sheet (it must exist once,
+ * names compared as Excel does, ignoring case, and must not be hidden), else the only visible worksheet. Anything
+ * else is refused, so a hidden or extra sheet is never read by mistake.
+ */
+function chooseSheet(workbook: StreamWorkbook, declared: string | undefined, name: string): string {
+  const sheets = worksheetList(workbook);
+  if (!sheets) {
+    throw formatError(name, 'lists its worksheets (xl/workbook.xml) after the worksheets themselves: cannot tell which sheet to read; save it again from Excel');
+  }
+  const all = quoteList(sheets.map((s) => s.name));
+  if (declared !== undefined) {
+    const same = sheets.filter((s) => s.name.toLowerCase() === declared.toLowerCase());
+    if (same.length === 0) throw formatError(name, `has no sheet named ${JSON.stringify(declared)}; its sheets are ${all}`, { sheet: declared, sheets: sheets.map((s) => s.name) });
+    if (same.length > 1) throw formatError(name, `has ${same.length} sheets named ${JSON.stringify(declared)} (${quoteList(same.map((s) => s.name))}): ambiguous`, { sheet: declared });
+    if (same[0]!.hidden) throw formatError(name, `sheet ${JSON.stringify(same[0]!.name)} is hidden: unhide it if it really is the data to load`, { sheet: declared });
+    return same[0]!.name;
+  }
+  const visible = sheets.filter((s) => !s.hidden);
+  if (visible.length === 1) return visible[0]!.name;
+  if (visible.length === 0) throw formatError(name, `has no visible worksheet (its sheets: ${all})`);
+  throw formatError(name, `has ${visible.length} visible sheets (${quoteList(visible.map((s) => s.name))}): ambiguous; name the one to read in the source's \`sheet\``, {
+    sheets: visible.map((s) => s.name),
+  });
 }
 
 /**
- * The sheet's name. exceljs maps the part (xl/worksheets/sheetN.xml) to its name through the workbook rels, but only
- * for targets written exactly as "worksheets/sheetN.xml"; otherwise it leaves the placeholder "SheetN" and the part
- * number as a string id. Resolve those cases ourselves with normalised targets.
+ * Wraps a worksheet part's byte stream: decodes it as UTF-8 across chunk boundaries (exceljs decodes each chunk on
+ * its own, which would turn a character split between two chunks into U+FFFD) and keeps its last characters, to
+ * tell afterwards whether the XML was complete.
  */
-function sheetNameOf(workbook: StreamWorkbook, ws: StreamWorksheet): string {
-  if (typeof ws.id !== 'string') return ws.name;
-  const part = `worksheets/sheet${ws.id}.xml`;
-  const rel = workbook.workbookRels?.find((r) => partOf(r.Target) === part);
-  const sheet = rel && workbook.model?.sheets?.find((s) => s.rId === rel.Id);
-  return sheet ? sheet.name : ws.name;
+function watchedPart(part: AsyncIterable<unknown>): { chunks: AsyncGenerator<string>; complete: () => boolean } {
+  let tail = '';
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  async function* chunks(): AsyncGenerator<string> {
+    for await (const chunk of part) {
+      const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk as Uint8Array, { stream: true });
+      tail = (tail + text).slice(-256);
+      if (text) yield text;
+    }
+    const rest = decoder.decode();
+    tail = (tail + rest).slice(-256);
+    if (rest) yield rest;
+  }
+  return { chunks: chunks(), complete: () => /<\/(?:[A-Za-z_][\w.-]*:)?worksheet>\s*$/.test(tail) };
 }
+
 
 /** Excel number formats that display dates or times (quoted text, [colour]/[$-locale] sections and escapes ignored). */
 function isDateFormat(fmt: string | undefined): boolean {
@@ -121,6 +188,7 @@ function rowCells(row: StreamRow, date1904: boolean): unknown[] {
 }
 
 function excelError(err: unknown, name: string, path: string): Error {
+  if (err instanceof InputError) return err;
   const mapped = ioError(err, name, path);
   if (mapped !== err || !(err instanceof Error)) return mapped;
   return formatError(name, `is not a readable .xlsx workbook: ${err.message}`);
@@ -131,8 +199,8 @@ function quoteList(names: string[]): string {
 }
 
 /**
- * Excel (.xlsx) reader over exceljs' streaming WorkbookReader: the named sheet (options.sheet) or else the first
- * worksheet in tab order. The header is the first row with any non-blank cell (names trimmed, trailing blank header
+ * Excel (.xlsx) reader over exceljs' streaming parsers: the named sheet (options.sheet) or else the only visible
+ * worksheet. The header is the first row with any non-blank cell (names trimmed, trailing blank header
  * cells dropped). Fully blank rows are skipped.
  *
  * Row numbers: `row` = sheet row number - header row number. With the header in Excel row 1 (the usual case) record
@@ -141,62 +209,64 @@ function quoteList(names: string[]): string {
  * A non-blank cell to the right of the header is a SourceFormatError (a value without a column name).
  * With options.dateColumns, a plain number (1 to 2958465, i.e. up to 9999-12-31) in one of those columns is an Excel
  * serial date and becomes a Date.
- * Memory: exceljs streams the zip; worksheet parts that come before sharedStrings.xml or workbook.xml in the zip are
- * spooled to a temp file (disk, not memory) and parsed afterwards; the shared strings table is held in memory.
+ * The sheet is chosen from xl/workbook.xml before any row is read (see chooseSheet: hidden, missing or ambiguous
+ * sheets are refused), and a worksheet whose XML stops before its closing tag fails the load instead of loading the
+ * rows before the break. Memory: the zip is read through its directory, part by part; the worksheet is streamed and
+ * parsed by exceljs' own parsers; the shared strings table is held in memory.
  */
 export const readExcel: Reader = async (path, options): Promise<RecordStream> => {
   const name = options.displayName;
   await checkFile(path, name);
 
-  const input = createReadStream(path);
-  const workbook = new ExcelJS.stream.xlsx.WorkbookReader(input, READER_OPTIONS) as unknown as StreamWorkbook;
-  const sheets = workbook[Symbol.asyncIterator]();
-  let released = false;
+  const zip = await openZip(path, name);
+  const part = (p: string) => zip.files.find((f) => f.path === p);
+  const workbook = new ExcelJS.stream.xlsx.WorkbookReader(null as never, READER_OPTIONS) as unknown as StreamWorkbook & PartParsers;
+  let opened: NodeJS.ReadableStream | undefined;
+  let watched: ReturnType<typeof watchedPart> = { chunks: (async function* () {})(), complete: () => false };
   const release = () => {
-    if (released) return;
-    released = true;
-    input.destroy();
-    void sheets.return?.(undefined)?.catch(() => {});
+    (opened as { destroy?: () => void } | undefined)?.destroy?.();
   };
 
-  // Find the sheet.
-  const seen: string[] = [];
-  let target: StreamWorksheet | undefined;
+  // The parts that describe the workbook, each read whole from the zip, in the order that makes them usable
+  // (exceljs' own streaming loop takes them in file order, and races when worksheets come first).
+  let target: StreamWorksheet;
+  let sheetName: string;
   try {
-    for (;;) {
-      const next = await sheets.next();
-      if (next.done) break;
-      const ws = next.value;
-      const wsName = sheetNameOf(workbook, ws);
-      seen.push(wsName);
-      const wanted = options.sheet ?? worksheetNames(workbook)?.[0] ?? wsName;
-      if (wsName === wanted) {
-        target = ws;
-        break;
-      }
-      // Not ours: close a spooled temp-file stream exceljs opened for it (a zip entry is drained by exceljs itself).
-      const part = ws.iterator as { destroy?: () => void } | undefined;
-      if (part && typeof part.destroy === 'function') part.destroy();
-    }
+    const rels = part('xl/_rels/workbook.xml.rels');
+    const book = part('xl/workbook.xml');
+    if (!rels || !book) throw formatError(name, 'is not an .xlsx workbook (no workbook or worksheets found in it)');
+    await workbook._parseRels(rels.stream());
+    await workbook._parseWorkbook(book.stream());
+    const strings = part('xl/sharedStrings.xml');
+    if (strings) for await (const _ of workbook._parseSharedStrings(strings.stream()));
+    const styles = part('xl/styles.xml');
+    if (styles) await workbook._parseStyles(styles.stream());
+    sheetName = chooseSheet(workbook, options.sheet, name);
+    const sheet = workbook.model!.sheets!.find((s) => s.name === sheetName)!;
+    const rel = workbook.workbookRels?.find((r) => r.Id === sheet.rId);
+    const entry = rel && part(`xl/${partOf(rel.Target)}`);
+    if (!entry) throw formatError(name, `sheet ${JSON.stringify(sheetName)} has no worksheet part in the file (a damaged workbook)`, { sheet: sheetName });
+    opened = entry.stream();
+    watched = watchedPart(opened as unknown as AsyncIterable<unknown>);
+    const emitted = workbook._parseWorksheet(watched.chunks, String(sheet.id)).next();
+    target = (emitted.value as { value: StreamWorksheet }).value;
+    target.name = sheetName;
   } catch (err) {
     release();
     throw excelError(err, name, path);
   }
-  if (!target) {
-    release();
-    const names = worksheetNames(workbook) ?? seen;
-    if (!workbook.model && seen.length === 0) throw formatError(name, 'is not an .xlsx workbook (no workbook or worksheets found in it)');
-    if (options.sheet !== undefined) {
-      throw formatError(name, `has no sheet named ${JSON.stringify(options.sheet)}; its sheets are ${quoteList(names)}`, {
-        sheet: options.sheet,
-        sheets: names,
-      });
-    }
-    throw formatError(name, 'has no worksheets', { sheets: names });
-  }
-  const sheetName = sheetNameOf(workbook, target);
   const date1904 = workbook.properties?.model?.date1904 === true;
   const rows = target[Symbol.asyncIterator]();
+  let lastRow = 0;
+  /** The sheet's XML ended before its closing tag: rows after the break would be lost without a word. */
+  const assertComplete = () => {
+    if (!watched.complete()) {
+      throw formatError(name, `sheet ${JSON.stringify(sheetName)} ends early: its XML stops after sheet row ${lastRow} without closing the worksheet (a truncated or damaged workbook); nothing was loaded`, {
+        sheet: sheetName,
+        afterSheetRow: lastRow,
+      });
+    }
+  };
 
   // Header: the first row with a non-blank cell.
   let header: string[] | undefined;
@@ -205,6 +275,7 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
     while (!header) {
       const next = await rows.next();
       if (next.done) break;
+      lastRow = next.value.number;
       const cells = rowCells(next.value, date1904);
       if (cells.every(isBlank)) continue;
       let width = cells.length;
@@ -218,6 +289,7 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
   }
   if (!header) {
     release();
+    assertComplete();
     throw formatError(name, `sheet ${JSON.stringify(sheetName)} is empty: expected a header row`, { sheet: sheetName });
   }
   const width = header.length;
@@ -235,7 +307,11 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
         } catch (err) {
           throw excelError(err, name, path);
         }
-        if (next.done) return;
+        if (next.done) {
+          assertComplete();
+          return;
+        }
+        lastRow = next.value.number;
         const cells = rowCells(next.value, date1904);
         if (cells.every(isBlank)) continue;
         const row = next.value.number - headerRow;
