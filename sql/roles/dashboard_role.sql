@@ -38,8 +38,8 @@ DECLARE
   c text;
 BEGIN
   EXECUTE format('GRANT CONNECT ON DATABASE %I TO gudang_dashboard', current_database());
-  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'gudang_pipeline') THEN
-    creators := creators || 'gudang_pipeline'::text;
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'gudang_pipeline') AND pg_has_role(current_user, 'gudang_pipeline', 'MEMBER') THEN
+    creators := array_append(creators, 'gudang_pipeline'::text);
   END IF;
   FOREACH s IN ARRAY ARRAY['mart', 'superstore_mart'] LOOP
     CONTINUE WHEN NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = s);
