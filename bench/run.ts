@@ -33,6 +33,7 @@ import type { BenchReport } from './lib/report';
 import { benchTransform, runTransform } from './lib/transform';
 import { benchDashboard, renderDashboard } from './lib/dashboard';
 import type { DashboardBench } from './lib/dashboard';
+import { benchWorkers } from './lib/workers';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.resolve(BENCH_DIR, '..');
@@ -108,7 +109,7 @@ async function profileIngest(db: BenchDatabase, dataset: DatasetSpec, dir: strin
   await mkdir(profDir, { recursive: true });
   await db.pool.query(`TRUNCATE staging.${spec.name}`);
   log(`profile: one project ingest (${label}) under node --cpu-prof`);
-  await projectIngest({ url: db.url, spec, dir, engine: o.engine, cpuProfileDir: profDir });
+  await projectIngest({ url: db.url, spec, dir, cpuProfileDir: profDir });
   const files = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(profDir, f));
   // the main thread's profile is the largest
   const main = files.sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
@@ -159,7 +160,6 @@ async function main(): Promise<void> {
         repeats: o.repeats,
         pandasRepeats: o.pandasRepeats,
         skipPandas: o.skipPandas,
-        engine: o.engine,
         expectedRows,
         zodVariantDir: o.zodVariant ? `${dir}-zodpath` : undefined,
         log,
@@ -185,6 +185,9 @@ async function main(): Promise<void> {
         await runTransform(db.pool, dataset);
       }
       report.dashboard = await benchDashboard({ pool: db.pool, url: db.url, log });
+    }
+    if (o.parts.includes('workers')) {
+      report.workers = await benchWorkers({ pool: db.pool, url: db.url, dataset, dir, repeats: o.repeats, source: orderDetails.name, log });
     }
     if (o.parts.includes('e2e')) {
       report.e2e = await benchE2e({ pool: db.pool, url: db.url, dataset, dir, repeats: o.repeats, workDir, split: o.splitWorkers, log });

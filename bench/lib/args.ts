@@ -1,5 +1,5 @@
-export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout' | 'dashboard';
-export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout', 'dashboard'];
+export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout' | 'dashboard' | 'workers';
+export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout', 'dashboard', 'workers'];
 
 export interface BenchOptions {
   orderLines: number;
@@ -21,8 +21,6 @@ export interface BenchOptions {
   serverUrl: string;
   /** CPU-profile one project ingest (node --cpu-prof) and summarise where time goes. */
   profile: boolean;
-  /** Which ingest to call: the engine (ingestFile) when present, or loadSource. */
-  engine: 'auto' | 'load' | 'engine';
   resultsDir: string;
   /** Re-render the markdown of an existing results file instead of measuring. */
   render?: string;
@@ -38,10 +36,11 @@ export const USAGE = `npm run bench -- [options]
   --skip-pandas        do not run the pandas to_sql method
   --no-zod-variant     do not measure the Zod path (a copy of the file with qty space-padded, which the
                        ingest engine's fast path declines, so every row goes through Zod)
-  --only PARTS         comma-separated subset of ingest,transform,e2e,fanout,dashboard (default ingest,transform,e2e;
-                       dashboard: API latency and page paint over the built warehouse, see bench/README.md)
+  --only PARTS         comma-separated subset of ingest,transform,e2e,fanout,dashboard,workers (default
+                       ingest,transform,e2e,workers; dashboard: API latency and page paint over the built
+                       warehouse; workers: the compiled worker's idle and peak RSS over a whole run, and one
+                       vs two worker processes loading one file's chunks; see bench/README.md)
   --chunks             also run the fan-out sweep (chunks x concurrency) of the ingest engine
-  --engine E           auto (ingestFile when src/ingest exports it, else loadSource) | load | engine
   --profile            CPU-profile one project ingest and print where the time goes
   --keep               keep the bench database (default: dropped at the end)
   --split-workers      e2e with two worker processes: workflows only, activities only (RSS of each)
@@ -75,7 +74,6 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     splitWorkers: false,
     serverUrl: process.env.BENCH_DATABASE_URL || 'postgres://root@127.0.0.1:5432/postgres',
     profile: false,
-    engine: 'auto',
     resultsDir: 'bench/results',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -120,12 +118,6 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
       case '--chunks':
         o.chunks = true;
         break;
-      case '--engine': {
-        const e = value();
-        if (e !== 'auto' && e !== 'load' && e !== 'engine') throw new Error('--engine: auto, load or engine');
-        o.engine = e;
-        break;
-      }
       case '--profile':
         o.profile = true;
         break;
@@ -148,7 +140,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
         throw new Error(`unknown option ${a}\n\n${USAGE}`);
     }
   }
-  parts ??= ['ingest', 'transform', 'e2e'];
+  parts ??= ['ingest', 'transform', 'e2e', 'workers'];
   if (o.chunks && !parts.includes('fanout')) parts.push('fanout');
   return {
     ...o,

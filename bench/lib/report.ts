@@ -7,6 +7,8 @@ import type { MachineInfo, PostgresInfo } from './machine';
 import { round, spreadPct, summary } from './stats';
 import type { Summary } from './stats';
 import type { TransformResults } from './transform';
+import { renderWorkers, workerTargets } from './report-workers';
+import type { WorkersResults } from './workers';
 
 export interface Target {
   id: string;
@@ -27,6 +29,7 @@ export interface BenchReport {
   transform?: TransformResults;
   e2e?: E2eResults;
   fanout?: FanoutResults;
+  workers?: WorkersResults;
 }
 
 const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : '–');
@@ -58,23 +61,30 @@ export function computeTargets(r: BenchReport): Target[] {
   const targets: Target[] = [];
   if (r.ingest) {
     const sm = ingestSummaries(r.ingest);
-    const vsCopy = sm.copy.median / sm.project.median;
-    targets.push({
-      id: 'ingest-vs-copy',
-      target: 'ingest ≥ 0.7× the throughput of psql \\copy',
-      measured: `${s(sm.project.median)} s vs ${s(sm.copy.median)} s`,
-      ratio: vsCopy,
-      met: vsCopy >= 0.7,
-    });
-    if (sm['project-zod'].n > 0) {
-      const z = sm['project-zod'].median;
+    // both ceilings: \copy into the keyed table, and \copy into a bare table then ADD PRIMARY KEY
+    for (const [id, m, label] of [
+      ['', 'copy', 'psql \\copy into the keyed table'],
+      ['-deferred-pk', 'copy-deferred', 'psql \\copy into a bare table + ADD PRIMARY KEY'],
+    ] as const) {
+      const c = sm[m].median;
+      if (!sm[m].n) continue;
       targets.push({
-        id: 'ingest-zod-path-vs-copy',
-        target: 'the same, every row through Zod (engine fast path declined)',
-        measured: `${s(z)} s vs ${s(sm.copy.median)} s`,
-        ratio: sm.copy.median / z,
-        met: sm.copy.median / z >= 0.7,
+        id: `ingest-vs-copy${id}`,
+        target: `ingest ≥ 0.7× the throughput of ${label} (all timed as whole processes)`,
+        measured: `${s(sm.project.median)} s vs ${s(c)} s`,
+        ratio: c / sm.project.median,
+        met: c / sm.project.median >= 0.7,
       });
+      if (sm['project-zod'].n > 0) {
+        const z = sm['project-zod'].median;
+        targets.push({
+          id: `ingest-zod-path-vs-copy${id}`,
+          target: `rows that need Zod ≥ 0.5× ${label}`,
+          measured: `${s(z)} s vs ${s(c)} s`,
+          ratio: c / z,
+          met: c / z >= 0.5,
+        });
+      }
     }
     if (r.ingest.pandas.available && sm.pandas.n > 0) {
       const vsPandas = sm.pandas.median / sm.project.median;
@@ -173,6 +183,7 @@ export function computeTargets(r: BenchReport): Target[] {
       note: r.fanout.note,
     });
   }
+  if (r.workers) targets.push(...workerTargets(r.workers, r.orderLines));
   return targets;
 }
 
@@ -196,12 +207,12 @@ export function renderMarkdown(r: BenchReport, targets: Target[]): string {
     out.push('');
     out.push(`### Ingest: order_details.csv (${n} lines, ${Math.round(ing.fileBytes / 1e6)} MB) into staging.order_details (primary key)`);
     out.push('');
-    out.push(row(['Method', 'median', 'min', 'max', 'spread', 'rows/s (median)', 'peak RSS', 'throughput vs \\copy']));
-    out.push(row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']));
+    out.push(row(['Method', 'median', 'min', 'max', 'spread', 'rows/s (median)', 'peak RSS', 'vs \\copy (keyed)', 'vs \\copy + ADD PRIMARY KEY']));
+    out.push(row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']));
     const line = (label: string, m: IngestMethod) => {
       const t = sm[m];
       if (!t.n) return;
-      out.push(row([label, ...timeCells(t), int(r.orderLines / (t.median / 1000)), mib(t.rss?.max), x(sm.copy.median / t.median)]));
+      out.push(row([label, ...timeCells(t), int(r.orderLines / (t.median / 1000)), mib(t.rss?.max), x(sm.copy.median / t.median), x(sm['copy-deferred'].median / t.median)]));
     };
     line('psql `\\copy` (ceiling)', 'copy');
     line('psql `\\copy` into a table without index, then `ADD PRIMARY KEY`', 'copy-deferred');
@@ -210,7 +221,8 @@ export function renderMarkdown(r: BenchReport, targets: Target[]): string {
     line("pandas `to_sql(method='multi', chunksize=1000)`", 'pandas');
     out.push('');
     out.push(
-      `The project's time is the ingest call inside its process (hash, read, validate, COPY, commit); with Node start-up and module loading its process took ${s(sm.project.processMs!.median)} s (median). ` +
+      `Every method is timed the same way: as a whole process, from spawn to exit, by the bench (psql; the project's ingest activities run in-process by a compiled Node child, node dist/bench/ingest-child.js; pandas). ` +
+        `Inside its process the project's ingest itself took ${s(summary(ing.samples.filter((v) => v.method === 'project' && v.inProcessMs !== undefined).map((v) => v.inProcessMs!)).median)} s (median; reference only). ` +
         (ing.pandas.available
           ? `pandas: ${ing.pandas.versions} from Debian, ${ing.pandas.repeats} run(s), timed as a process (read_csv + to_sql).`
           : `pandas not run: ${ing.pandas.why ?? 'unavailable'}.`),
@@ -342,6 +354,8 @@ export function renderMarkdown(r: BenchReport, targets: Target[]): string {
       }
     }
   }
+
+  if (r.workers) out.push(...renderWorkers(r.workers));
 
   out.push('');
   out.push('### Targets');
