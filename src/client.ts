@@ -167,9 +167,10 @@ export async function runInput<T = PipelineInput>(client: Client, handle: Workfl
 
 /**
  * Registers gudang's search attributes (Keyword) on servers that lack them; the dev server registers them
- * itself. Idempotent: a no-op when all are there.
+ * itself. Idempotent: a no-op when all are there. Returns the names it registered. When they are missing and
+ * cannot be registered (no operator rights, a cloud namespace), it fails naming them and the command that adds them.
  */
-export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+export async function ensureSearchAttributes(connection: Pick<Connection, 'operatorService'>, namespace: string): Promise<string[]> {
   const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
   const missing = SEARCH_ATTRIBUTE_NAMES.filter((name) => !customAttributes?.[name]);
   if (missing.length === 0) return [];
@@ -178,10 +179,21 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   try {
     await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
   } catch (err) {
-    // Another worker registered them at the same moment.
-    if (!/already exists/i.test((err as Error).message)) throw err;
+    // Another worker or command registered them at the same moment.
+    if (!/already exists/i.test((err as Error).message)) throw new Error(missingSearchAttributesMessage(namespace, missing, err), { cause: err });
   }
   return missing;
+}
+
+/** "namespace X lacks ...; register them with: temporal operator search-attribute create ..." */
+export function missingSearchAttributesMessage(namespace: string, missing: readonly string[], err: unknown): string {
+  const names = missing.join(', ');
+  const create = `temporal operator search-attribute create --namespace ${namespace} ${missing.map((n) => `--name ${n} --type Keyword`).join(' ')}`;
+  return (
+    `Temporal namespace "${namespace}" lacks gudang's search attribute${missing.length > 1 ? 's' : ''} ${names}, and registering ` +
+    `${missing.length > 1 ? 'them' : 'it'} failed (${err instanceof Error ? err.message : String(err)}). Register ${missing.length > 1 ? 'them' : 'it'} ` +
+    `as a namespace admin: ${create}`
+  );
 }
 
 export function webUiLink(config: Config, workflowId: string, runId?: string): string {

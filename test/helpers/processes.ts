@@ -2,46 +2,20 @@
  * Real OS processes for the fault tests: gudang workers (`node --import tsx src/worker.ts`) and
  * client commands, spawned with their own environment, watched line by line, killed for real.
  *
- * Nothing is left behind: every child is tracked and SIGKILLed when this process exits, and on
- * Linux `setpriv --pdeathsig KILL` makes the kernel kill it if this process dies without running
- * its exit handlers.
+ * Nothing is left behind: every child is spawned through the process tracker (src/dev/processes.ts),
+ * which kills it when this process exits or dies.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OutputTail, spawnTracked } from '../../src/dev/processes';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 const OUTPUT_KEEP_LINES = 400;
 const DEFAULT_STOP_GRACE_MS = 5_000;
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function track(child: ChildProcess): void {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const c of live) {
-      try {
-        c.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
-let pdeathsig: boolean | undefined;
-function canUsePdeathsig(): boolean {
-  if (pdeathsig === undefined) {
-    pdeathsig = process.platform === 'linux' && spawnSync('setpriv', ['--pdeathsig', 'KILL', '--', 'true'], { stdio: 'ignore', timeout: 5_000 }).status === 0;
-  }
-  return pdeathsig;
-}
+const managed = new Set<ManagedProcess>();
 
 export interface LineWaiter {
   pattern: RegExp;
@@ -55,28 +29,35 @@ export class ManagedProcess {
   readonly startedAt = Date.now();
   /** When the process exited (ms since the epoch), once it has. */
   exitedAt?: number;
-  private readonly lines: string[] = [];
+  private readonly tail = new OutputTail(OUTPUT_KEEP_LINES);
   private readonly waiters = new Set<LineWaiter>();
-  private readonly partial = { stdout: '', stderr: '' };
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, cwd = ROOT) {
     this.name = name;
-    const [cmd, cmdArgs] = canUsePdeathsig() ? ['setpriv', ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
-    this.child = spawn(cmd, cmdArgs, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    track(this.child);
+    this.child = spawnTracked(command, args, { cwd, env });
+    managed.add(this);
+    this.tail.onLine((line) => {
+      for (const w of this.waiters) {
+        if (w.pattern.test(line)) {
+          this.waiters.delete(w);
+          w.resolve(line);
+        }
+      }
+    });
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.exitedAt = Date.now();
+        managed.delete(this);
         resolve({ code, signal });
       });
       this.child.once('error', (err) => {
-        this.push('spawn', `could not spawn ${command}: ${err.message}`);
+        this.tail.push('spawn', `could not spawn ${command}: ${err.message}`);
+        managed.delete(this);
         resolve({ code: -1, signal: null });
       });
     });
-    this.attach('stdout');
-    this.attach('stderr');
+    this.tail.follow(this.child);
   }
 
   get pid(): number | undefined {
@@ -87,36 +68,15 @@ export class ManagedProcess {
     return this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined;
   }
 
-  private attach(label: 'stdout' | 'stderr'): void {
-    const stream = this.child[label];
-    stream?.on('data', (chunk: Buffer) => {
-      const text = this.partial[label] + chunk.toString('utf8');
-      const parts = text.split(/\r?\n/);
-      this.partial[label] = parts.pop() ?? '';
-      for (const line of parts) if (line.trim()) this.push(label, line);
-    });
-  }
-
-  private push(label: string, line: string): void {
-    this.lines.push(`${label}: ${line}`);
-    if (this.lines.length > OUTPUT_KEEP_LINES) this.lines.shift();
-    for (const w of this.waiters) {
-      if (w.pattern.test(line)) {
-        this.waiters.delete(w);
-        w.resolve(line);
-      }
-    }
-  }
-
   /** Everything the process wrote that is still kept, one "stream: line" per line. */
   output(): string {
-    return this.lines.join('\n') || '(no output)';
+    return this.tail.text();
   }
 
   /** Resolves with the first line (already written or still to come) matching pattern; rejects on timeout or exit. */
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<string> {
-    const seen = this.lines.find((l) => pattern.test(l.replace(/^\w+: /, '')));
-    if (seen) return Promise.resolve(seen.replace(/^\w+: /, ''));
+    const seen = this.tail.plainLines().find((l) => pattern.test(l));
+    if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const fail = (why: string) => {
         this.waiters.delete(waiter);
@@ -188,19 +148,9 @@ export async function startWorkerProcess(env: WorkerEnv, opts: { name?: string; 
   return worker;
 }
 
-/** Kills every child spawned by this module that is still running (for after() hooks). */
+/** Kills every ManagedProcess still running (for after() hooks). */
 export async function killAll(): Promise<void> {
-  const children = [...live];
-  for (const c of children) {
-    try {
-      c.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  await Promise.all(
-    children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))),
-  );
+  await Promise.all([...managed].map((p) => p.kill()));
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -1,8 +1,8 @@
 /**
  * One Temporal dev server per test file: call startTestTemporal() in a
- * before() hook and server.stop() in after().
+ * before() hook and server.stop() in after(). Without a Temporal CLI it is built
+ * first (with Go, saying so); without Go it fails saying what to install.
  */
-import { findTemporalCli } from '../../src/dev/temporal-cli';
 import { startDevServer } from '../../src/dev/temporal-server';
 import type { DevServer, StartDevServerOptions } from '../../src/dev/temporal-server';
 
@@ -12,13 +12,6 @@ export interface TestTemporalOptions extends StartDevServerOptions {
 }
 
 export async function startTestTemporal(opts: TestTemporalOptions = {}): Promise<DevServer> {
-  const cli = await findTemporalCli();
-  if (!cli) {
-    throw new Error(
-      'Temporal CLI not found (looked at TEMPORAL_CLI_PATH, `temporal` on PATH and the gudang cache). ' +
-        'Integration tests need it: run npm run temporal:install (builds it once with Go, ~4 min).',
-    );
-  }
   const headless = opts.headless ?? process.env.GUDANG_TEST_TEMPORAL_UI !== '1';
   const server = await startDevServer({ ...opts, headless });
   if (!headless && server.uiUrl) process.stderr.write(`[test] Temporal Web UI: ${server.uiUrl}\n`);
