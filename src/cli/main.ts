@@ -87,9 +87,22 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`cannot reach Temporal: ${(err as Error).message}`);
       return EXIT.unavailable;
     }
-    console.error(`error: ${(err as Error).message}`);
+    console.error(`error: ${describeUnexpected(err, argv)}`);
     return EXIT.runFailed;
   }
+}
+
+/**
+ * An error no command translated: say which command it was and, for an error from the Temporal server (a gRPC
+ * status such as the bare "Failed to create schedule"), which server and namespace, and its details.
+ */
+function describeUnexpected(err: unknown, argv: string[]): string {
+  const e = err as Error & { code?: unknown; details?: unknown };
+  const command = `gudang ${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}`;
+  if (typeof e?.code !== 'number') return `${command}: ${e?.message ?? String(err)}`;
+  const server = `Temporal at ${process.env.TEMPORAL_ADDRESS || '127.0.0.1:7233'}, namespace ${process.env.TEMPORAL_NAMESPACE || 'default'}`;
+  const details = typeof e.details === 'string' && e.details && !e.message.includes(e.details) ? ` (${e.details})` : '';
+  return `${command}: ${server} refused the request: ${e.message}${details}; the server's log says why (and \`${command} --help\` lists the options)`;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
