@@ -187,16 +187,8 @@ export function scheduleTimezone(description: ScheduleDescription): string {
   return description.spec.timezone ?? scheduleInput(description).timezone ?? 'UTC';
 }
 
-export interface ScheduleChanges {
-  sourceDir?: string;
-  cron?: string;
-  calendar?: CalendarSpec;
-  timezone?: string;
-  overlap?: OverlapPolicy;
-  catchupWindow?: string;
-  pauseOnFailure?: boolean;
-  note?: string;
-}
+/** What `schedule update` can change: the settings a schedule is created with, but its dataset and id. */
+export type ScheduleChanges = Partial<Pick<ScheduleSettings, 'sourceDir' | 'cron' | 'calendar' | 'timezone' | 'overlap' | 'catchupWindow' | 'pauseOnFailure' | 'note'>>;
 
 /** Changes some settings of an existing schedule, keeping the rest; the runs' input follows the time zone and source. */
 export async function updateSchedule(client: Client, scheduleId: string, changes: ScheduleChanges): Promise<ScheduleDescription> {
