@@ -8,7 +8,6 @@
  *   tsx src/dev/minio.ts install   # build (if needed) and print the path
  *   tsx src/dev/minio.ts path      # print the path that would be used
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,6 +15,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { findFreePorts } from './ports';
+import { spawnTracked, terminate } from './processes';
 import { findGo, formatSeconds, goInstall, gudangCacheDir, isExecutable } from './temporal-cli';
 
 /** A pseudo-version of github.com/minio/minio whose go.mod has no `replace` (so `go install pkg@version` works). */
@@ -58,7 +58,7 @@ export async function installMinio(): Promise<string> {
     }
     if (!built) {
       const go = await findGo();
-      if (!go) throw new Error('Cannot build MinIO: the Go toolchain ("go") was not found. Install Go 1.25 or newer, or point MINIO_PATH at a minio binary.');
+      if (!go) throw new Error(`cannot build MinIO: no Go toolchain ("go") was found. Install Go 1.25 or newer from https://go.dev/dl/ into /usr/local/go, or point MINIO_PATH at a minio binary.`);
       const started = Date.now();
       log(`building MinIO ${MINIO_VERSION} with ${go} (a few minutes)`);
       const ticker = setInterval(() => log(`  still building... ${formatSeconds(Date.now() - started)} elapsed`), 20_000);
@@ -125,24 +125,20 @@ export async function startMinio(opts: { dataDir?: string; readyTimeoutMs?: numb
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'gudang-minio-')));
   const accessKey = `gudang${randomBytes(4).toString('hex')}`;
   const secretKey = randomBytes(18).toString('base64url');
-  const child = spawn(bin, ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
+  const child = spawnTracked(bin, ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
     env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey, MINIO_BROWSER: 'off' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
   const endpoint = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+    await terminate(child, 5000);
     if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
   };
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`minio exited with code ${child.exitCode}: ${stderr}`);
+    if (child.exitCode !== null) throw new Error(`MinIO (${bin}) exited with code ${child.exitCode} before it was ready on ${endpoint}: ${stderr}`);
     const ok = await fetch(`${endpoint}/minio/health/live`).then(
       (r) => r.ok,
       () => false,

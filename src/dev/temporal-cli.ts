@@ -187,7 +187,7 @@ export async function ensureTemporalCli(): Promise<string> {
   if (!(await findGo())) throw new Error(NO_GO_MESSAGE);
   log(
     `no Temporal CLI found (TEMPORAL_CLI_PATH, PATH, ${cachedTemporalCliPath()}): building v${TEMPORAL_CLI_VERSION} from source once; ` +
-      `it takes about 5-10 minutes on 2 cores with an empty Go build cache, under a minute with a warm one, and is cached for next time`,
+      `with an empty Go build cache that takes minutes (about 4 on an idle 2-core machine), with a warm one much less; it is cached for next time`,
   );
   return installTemporalCli();
 }
