@@ -215,3 +215,42 @@ void describe('values are stored as written or refused', () => {
     assert.equal(sum.rows[0]!.s.replace(/\.0+$/, ''), expected.toString());
   });
 });
+
+void describe('JSON and Parquet: read whole or refused; one bad value is one rejected row', () => {
+  const products = source('products');
+  const record = (id: number, name = 'A') => ({ product_id: id, product_name: name, size: 'M', price: 10, product_category_id: 1 });
+
+  void test('a repeated key fails the load naming the file, the key and its position', async () => {
+    const text = `[${JSON.stringify(record(1))},\n{"product_id": 2, "product_name": "B", "size": "M", "price": 1, "price": 2, "product_category_id": 1}]`;
+    await fails(products, await fixture({ 'products.json': text }), 'SourceFormatError', /^products\.json: has the key "price" twice in one object \(only its last value would be kept\) \(line 2 column \d+\)$/);
+  });
+
+  void test('nesting deeper than the limit: one clear error, no stack overflow, no retry', async () => {
+    const deep = `[{"product_id": 1, "product_name": ${'['.repeat(200_000)}${']'.repeat(200_000)}}]`;
+    await fails(products, await fixture({ 'products.json': deep }), 'SourceFormatError', /^products\.json: is nested more than 64 levels deep: not a table of records \(line 1 column \d+\)$/);
+  });
+
+  void test('a NUL character in a JSON or Parquet text value rejects that row only, with its row number', async () => {
+    const rows = [record(1), record(2, 'bad\u0000name'), record(3)];
+    const r = await load(products, await fixture({ 'products.json': JSON.stringify(rows) }), { rejectBudget: '1' });
+    assert.deepEqual([r.rowsRead, r.rowsLoaded, r.rowsRejected], [3, 2, 1]);
+    const parquet = parquetWriteBuffer({
+      columnData: [
+        { name: 'customer_id', type: 'INT64', data: [1n, 2n, 3n] },
+        { name: 'first_name', type: 'STRING', data: ['Ann', 'B\u0000o', 'Cy'] },
+        { name: 'last_name', type: 'STRING', data: ['X', 'Y', 'Z'] },
+        { name: 'gender', type: 'STRING', data: ['F', 'M', 'F'] },
+      ],
+    });
+    const p = await load(source('customers'), await fixture({ 'customers.parquet': new Uint8Array(parquet) }), { rejectBudget: '1' });
+    assert.deepEqual([p.rowsRead, p.rowsLoaded, p.rowsRejected], [3, 2, 1]);
+    const rejects = await db.pool.query<{ source: string; row_number: number; errors: string[] }>(
+      `SELECT source, row_number::int, errors FROM ops.rejected_rows WHERE run_id IN ($1, $2) ORDER BY source`,
+      [r.runId, p.runId],
+    );
+    assert.deepEqual(rejects.rows, [
+      { source: 'customers', row_number: 2, errors: ['column first_name: contains a NUL character (binary data?) (got "B\\u0000o")'] },
+      { source: 'products', row_number: 2, errors: ['column product_name: contains a NUL character (binary data?) (got "bad\\u0000name")'] },
+    ]);
+  });
+});

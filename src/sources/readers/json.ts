@@ -41,6 +41,9 @@ async function* textChunks(path: string, name: string): AsyncGenerator<string> {
 
 const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
+/** Deeper nesting than this is refused while splitting (records are flat; JSON.parse would overflow the stack on deep input). */
+export const MAX_JSON_DEPTH = 64;
+
 function scalarKind(c: number): string | undefined {
   if (c === 0x22) return 'a string';
   if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return 'a number';
@@ -75,6 +78,12 @@ class JsonSplitter {
     let expect: 'element-or-end' | 'comma-or-end' | 'element' | 'nothing' = 'element-or-end';
     let inValue = false;
     let depth = 0;
+    // open containers of the current value ({ or [), the keys seen in each open object, and where a key being read starts
+    let containers: number[] = [];
+    let keys: Set<string>[] = [];
+    let expectKey = false;
+    let keyStart = -1;
+    let keyParts: string[] = [];
     let inString = false;
     let escaped = false;
     let parts: string[] = [];
@@ -94,10 +103,36 @@ class JsonSplitter {
           if (inString) {
             if (escaped) escaped = false;
             else if (c === 0x5c) escaped = true;
-            else if (c === 0x22) inString = false;
-          } else if (c === 0x22) inString = true;
-          else if (c === 0x7b || c === 0x5b) depth++;
-          else if ((c === 0x7d || c === 0x5d) && --depth === 0) {
+            else if (c === 0x22) {
+              inString = false;
+              if (keyStart >= 0 || keyParts.length > 0) {
+                // a key of the innermost object: a repeated one would silently keep only its last value
+                keyParts.push(chunk.slice(Math.max(keyStart, 0), i));
+                const key = keyParts.join('');
+                keyParts = [];
+                keyStart = -1;
+                const seen = keys[keys.length - 1]!;
+                if (seen.has(key)) throw this.fail(abs, `has the key "${key.length > 60 ? `${key.slice(0, 57)}...` : key}" twice in one object (only its last value would be kept)`, { key });
+                seen.add(key);
+              }
+            }
+          } else if (c === 0x22) {
+            inString = true;
+            if (expectKey) {
+              keyStart = i + 1;
+              expectKey = false;
+            }
+          } else if (c === 0x7b || c === 0x5b) {
+            depth++;
+            if (depth > MAX_JSON_DEPTH) throw this.fail(abs, `is nested more than ${MAX_JSON_DEPTH} levels deep: not a table of records`);
+            containers.push(c);
+            if (c === 0x7b) {
+              keys.push(new Set());
+              expectKey = true;
+            }
+          } else if (c === 0x2c) {
+            expectKey = containers[containers.length - 1] === 0x7b;
+          } else if ((c === 0x7d || c === 0x5d) && (containers.pop() === 0x7b ? keys.pop() : undefined, expectKey = false, --depth === 0)) {
             parts.push(chunk.slice(from, i + 1));
             const text = parts.length === 1 ? parts[0]! : parts.join('');
             parts = [];
@@ -138,12 +173,19 @@ class JsonSplitter {
         inValue = true;
         from = i;
         depth = 1;
+        containers = [c];
+        keys = c === 0x7b ? [new Set()] : [];
+        expectKey = c === 0x7b;
         inString = false;
         escaped = false;
         startLine = this.line;
         startColumn = abs - this.lineStart + 1;
       }
       if (inValue) parts.push(chunk.slice(from));
+      if (inString && keyStart >= 0) {
+        keyParts.push(chunk.slice(keyStart));
+        keyStart = 0;
+      }
       this.offset += chunk.length;
     }
     if (inValue) {
