@@ -9,6 +9,7 @@ import { LoadNotActiveError, loadChunk } from '../src/ingest/chunk';
 import { loadSource } from '../src/ingest/load';
 import { planLoad, readPlan } from '../src/ingest/plan';
 import { ensurePlannedCopy, releasePlannedCopy } from '../src/sources/remote';
+import { planDbLoad } from '../src/ingest/db/read';
 import { discardLoad, publishLoad } from '../src/ingest/publish';
 import type { SourceSpec } from '../src/sources/types';
 import { failFastOnBadInput, heartbeating } from './common';
@@ -39,6 +40,10 @@ export interface LoadRef {
 export interface PlanLoadInput extends LoadRef {
   sourceDir: string;
   rejectBudget?: string;
+  /** Source database locator (URL without password): a database-capable source is read from its table there. */
+  sourceDb?: string;
+  /** With sourceDb: read only this month's rows. */
+  period?: string;
 }
 
 export interface PlannedLoad {
@@ -67,6 +72,8 @@ export interface IngestSettings {
   sourceRoot?: string;
   /** GUDANG_CHUNK_BYTES */
   chunkBytes?: number;
+  /** GUDANG_DB_CHUNK_ROWS: rows per chunk of a database read. */
+  dbChunkRows?: number;
 }
 
 function specOf(dataset: string, source: string): SourceSpec {
@@ -97,7 +104,7 @@ async function releaseFile(pool: Pool, runId: string, source: string): Promise<v
 export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
   const config = settings ?? (() => {
     const c = loadConfig();
-    return { sourceRoot: c.GUDANG_SOURCE_ROOT, chunkBytes: c.GUDANG_CHUNK_BYTES };
+    return { sourceRoot: c.GUDANG_SOURCE_ROOT, chunkBytes: c.GUDANG_CHUNK_BYTES, dbChunkRows: c.GUDANG_DB_CHUNK_ROWS };
   })();
 
   return {
@@ -123,7 +130,8 @@ export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
     async planLoad(input: PlanLoadInput): Promise<PlannedLoad> {
       return failFastOnBadInput(() =>
         heartbeating(async (beat) => {
-          const plan = await planLoad(pool, specOf(input.dataset, input.source), input.sourceDir, {
+          const spec = specOf(input.dataset, input.source);
+          const opts = {
             runId: input.runId,
             workflowId: input.workflowId,
             dataset: input.dataset,
@@ -131,7 +139,12 @@ export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
             chunkBytes: config.chunkBytes,
             sourceRoot: config.sourceRoot,
             heartbeat: beat,
-          });
+          };
+          // a source kind is a reader, not a workflow: the same plan, with key ranges where a file has byte ranges
+          const plan =
+            input.sourceDb && spec.database
+              ? await planDbLoad(pool, spec, { ...opts, sourceDb: input.sourceDb, period: input.period, chunkRows: config.dbChunkRows })
+              : await planLoad(pool, spec, input.sourceDir, opts);
           return {
             source: plan.source,
             file: plan.file,

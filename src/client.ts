@@ -5,7 +5,7 @@ import { normalizeSourceDir } from './sources/remote/uri';
 import { SA, SEARCH_ATTRIBUTE_NAMES, backfillWorkflowIdFor, isPeriod, periodLabel, periodRange, workflowIdFor } from './contracts';
 import type { BackfillInput, PipelineInput, PipelineSummary, RunTrigger } from './contracts';
 import type { Config } from './config';
-
+import { sourceDbLocator } from './sources/database';
 
 export async function connectClient(config: Config): Promise<Client> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 5_000 });
@@ -34,6 +34,7 @@ export function runIdentity(input: PipelineInput & { runKey: string; trigger: Ru
       dataset: input.dataset,
       period,
       sourceDir: input.sourceDir,
+      ...(input.sourceDb ? { sourceDb: sourceDbLocator(input.sourceDb) } : {}),
       trigger: input.trigger,
       runKey: input.runKey,
       ...(input.fromStep ? { fromStep: input.fromStep } : {}),
@@ -60,6 +61,9 @@ export async function startPipeline(client: Client, config: Config, input: Pipel
   const trigger = input.trigger ?? 'manual';
   const workflowId = workflowIdFor(input.dataset, runKey);
   const args: PipelineInput & { runKey: string; trigger: RunTrigger } = { ...input, sourceDir: normalizeSourceDir(input.sourceDir), runKey, trigger };
+  // the source database travels as its locator: never a password in history
+  if (input.sourceDb) args.sourceDb = sourceDbLocator(input.sourceDb);
+  else delete args.sourceDb;
   const { handle, runId, started } = await startOrJoin(client, workflowId, () =>
     client.workflow.start('pipelineWorkflow', {
       taskQueue: config.TEMPORAL_TASK_QUEUE,

@@ -24,6 +24,15 @@ const schema = z.object({
   GUDANG_SOURCE_ROOT: z.string().min(1).optional(),
   /** Target size of the byte ranges a large CSV file is loaded in, by parallel activities (default 64 MiB). */
   GUDANG_CHUNK_BYTES: positiveInt(64 * 1024 * 1024),
+  /**
+   * Source database (the shop's PostgreSQL or MariaDB): the client's default --source-db (sent without its password),
+   * and on the worker where the password for a run's source database comes from (same host, port, user, database).
+   */
+  GUDANG_SOURCE_DB_URL: z.string().min(1).optional(),
+  /** Password for source databases whose URL in GUDANG_SOURCE_DB_URL does not carry one. */
+  GUDANG_SOURCE_DB_PASSWORD: z.string().optional(),
+  /** Rows per chunk activity when a source is read from a database table (default 1,000,000). */
+  GUDANG_DB_CHUNK_ROWS: positiveInt(1_000_000),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

@@ -65,6 +65,12 @@ export interface PipelineInput {
   /** Let a source with no rows (a header-only file) empty its staging table; without it such a load fails. */
   allowEmpty?: boolean;
   /**
+   * Source database (the shop's PostgreSQL or MariaDB) as a URL WITHOUT password, e.g. postgres://shop@db:5432/shop:
+   * the dataset's database-capable sources are read from its tables instead of files. The worker adds the password
+   * from its own environment (src/sources/database.ts); a run's input never carries one.
+   */
+  sourceDb?: string;
+  /**
    * Start at this step: "ingest" (the default, everything) or a layer name ("dimensions", "facts", "marts").
    * Earlier steps are skipped and recorded as skipped; a rerun of the transforms leaves staging untouched.
    */
@@ -110,6 +116,11 @@ export interface LoadResult {
   rejectKinds?: { kind: string; rows: number }[];
   /** Row numbers (from 1, after the header) of the first rejected rows. */
   firstRejectedRows?: number[];
+  /**
+   * A period read from a source database: what it changed in staging's month, i.e. the drift from the source it
+   * repaired (rows the source had and staging lacked, rows that differed, rows staging had that the source no longer has).
+   */
+  repaired?: { inserted: number; updated: number; deleted: number };
 }
 
 export interface ModelResult {
@@ -391,3 +402,50 @@ export function periodAt(instant: Date, timeZone: string): string {
 export function periodForScheduledTime(scheduledAt: Date, timeZone: string): string {
   return addMonths(periodAt(scheduledAt, timeZone), -1);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Real-time stream (workflows/stream.ts): one long-running workflow per dataset.
+
+export function streamWorkflowIdFor(dataset: string): string {
+  return `gudang-${dataset}-stream`;
+}
+
+export interface StreamInput {
+  dataset: string;
+  /** Directory of the file sources (the initial load reads the other sources there). */
+  sourceDir: string;
+  /** Source database URL WITHOUT password (PostgreSQL with wal_level=logical). */
+  sourceDb: string;
+  /** How long one runStream activity captures before it returns (default 60 s). */
+  stretchMs?: number;
+  /** Set when the workflow continues as new: the slot exists and the initial load is done. */
+  prepared?: boolean;
+  /** Totals carried across continue-as-new. */
+  totals?: { stretches: number; batches: number; changes: number };
+}
+
+/** What one runStream activity did. */
+export interface StreamProgress {
+  batches: number;
+  changes: number;
+  appliedLsn: string | null;
+  lastLagMs: number | null;
+  maxLagMs: number;
+  retainedWalBytes: number | null;
+}
+
+export interface StreamStatus {
+  dataset: string;
+  phase: 'preparing' | 'initial load' | 'streaming' | 'stopping' | 'stopped';
+  stretches: number;
+  batches: number;
+  changes: number;
+  appliedLsn: string | null;
+  lastLagMs: number | null;
+  retainedWalBytes: number | null;
+  /** Workflow clock, ISO. */
+  updatedAt: string;
+}
+
+export const streamStatusQueryName = 'streamStatus';
+export const streamStopSignalName = 'stop';

@@ -13,6 +13,7 @@ import { normalizeSourceDir } from './sources/remote/uri';
 import { DEFAULT_SCHEDULE_TIMEZONE, SA, scheduleIdFor } from './contracts';
 import type { PipelineInput } from './contracts';
 import type { Config } from './config';
+import { sourceDbLocator } from './sources/database';
 
 // The monthly load as a Temporal Schedule (not a timer loop, not crontab): create, describe, list, pause,
 // unpause, trigger, update, delete. Each scheduled run starts pipelineWorkflow with no period; the workflow
@@ -36,6 +37,8 @@ export interface ScheduleSettings {
   dataset: string;
   /** Directory holding the source files, as seen by the worker. */
   sourceDir: string;
+  /** Source database locator (URL without password) for the database-capable sources. */
+  sourceDb?: string;
   /** Default gudang-<dataset>-monthly. */
   scheduleId?: string;
   /** A cron expression (5 fields); replaces the calendar. */
@@ -134,8 +137,8 @@ function specOf(settings: ScheduleSettings, timezone: string): ScheduleSpec {
   return { calendars: [settings.calendar ?? DEFAULT_CALENDAR], timezone };
 }
 
-function actionOf(config: Config, scheduleId: string, dataset: string, sourceDir: string, timezone: string) {
-  const input: PipelineInput = { dataset, sourceDir, trigger: 'schedule', timezone };
+function actionOf(config: Config, scheduleId: string, dataset: string, sourceDir: string, timezone: string, sourceDb?: string) {
+  const input: PipelineInput = { dataset, sourceDir, trigger: 'schedule', timezone, ...(sourceDb ? { sourceDb: sourceDbLocator(sourceDb) } : {}) };
   return {
     type: 'startWorkflow' as const,
     workflowType: 'pipelineWorkflow',
@@ -160,7 +163,7 @@ export async function createSchedule(client: Client, config: Config, settings: S
   return client.schedule.create({
     scheduleId,
     spec: specOf(settings, timezone),
-    action: actionOf(config, scheduleId, settings.dataset, sourceDir, timezone),
+    action: actionOf(config, scheduleId, settings.dataset, sourceDir, timezone, settings.sourceDb),
     policies: {
       overlap: settings.overlap ?? SCHEDULE_DEFAULTS.overlap,
       catchupWindow: settings.catchupWindow ?? SCHEDULE_DEFAULTS.catchupWindow,

@@ -25,6 +25,10 @@ export interface IngestSourceInput {
   rejectBudget?: string;
   /** Let a source with no rows empty its staging table (otherwise publishLoad refuses it). */
   allowEmpty?: boolean;
+  /** Source database locator (no password): database-capable sources are read from its tables. */
+  sourceDb?: string;
+  /** The run's period: a database read takes only that month's rows. */
+  period?: string;
 }
 
 export async function ingestSource(input: IngestSourceInput): Promise<LoadResult> {
@@ -32,7 +36,7 @@ export async function ingestSource(input: IngestSourceInput): Promise<LoadResult
   const { runId, workflowId } = workflowInfo();
   const ref = { dataset: input.dataset, source: input.source, runId, workflowId };
   const plan = await planLoad.executeWithOptions({ summary: `plan ${input.source}` }, [
-    { ...ref, sourceDir: input.sourceDir, rejectBudget: input.rejectBudget },
+    { ...ref, sourceDir: input.sourceDir, rejectBudget: input.rejectBudget, ...(input.sourceDb ? { sourceDb: input.sourceDb, period: input.period } : {}) },
   ]);
   try {
     // A second round happens only when publishing found duplicate keys in a load made without row numbers.

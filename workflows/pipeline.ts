@@ -193,7 +193,14 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
         ...(await settleAll(
           plan.sources.map((s) => {
             // Built apart from the call so that fields the ingest module does not (yet) declare still pass through.
-            const ingestInput = { dataset: plan.dataset, source: s.name, sourceDir: input.sourceDir, rejectBudget: input.rejectBudget, allowEmpty: input.allowEmpty };
+            const ingestInput = {
+              dataset: plan.dataset,
+              source: s.name,
+              sourceDir: input.sourceDir,
+              rejectBudget: input.rejectBudget,
+              allowEmpty: input.allowEmpty,
+              ...(input.sourceDb ? { sourceDb: input.sourceDb, period } : {}),
+            };
             return step(`load ${s.name}`, () => ingestSource(ingestInput), (e, r) => {
               e.rows = r.rowsLoaded;
               e.rowsIn = r.rowsRead;

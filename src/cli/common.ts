@@ -7,6 +7,7 @@ import type { Config } from '../config';
 import { datasetNames, getDataset } from '../datasets';
 import { isPeriod } from '../contracts';
 import { parseRejectBudget } from '../ingest/budget';
+import { hasPassword, sourceDbLocator } from '../sources/database';
 import { EXIT, ExitError, UsageError, isUnavailable } from './exit';
 
 export { EXIT, ExitError, UsageError, isParseError, isUnavailable } from './exit';
@@ -16,6 +17,23 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** Where the source files are when --source is not given: $GUDANG_SOURCE_DIR, else the dataset's own sample folder. */
 export function defaultSourceDir(dataset: string): string {
   return process.env.GUDANG_SOURCE_DIR || path.join(ROOT, getDataset(dataset).defaultSource);
+}
+
+/**
+ * --source-db (else $GUDANG_SOURCE_DB_URL) as the locator a run carries: the URL without its password. A password in
+ * the URL is not sent (it would be written to workflow history): the worker takes it from its own environment.
+ */
+export function sourceDbOption(value: string | undefined, cfg: Config, command: string): string | undefined {
+  const url = value ?? cfg.GUDANG_SOURCE_DB_URL;
+  if (url === undefined) return undefined;
+  let locator: string;
+  try {
+    locator = sourceDbLocator(url);
+  } catch (err) {
+    throw new UsageError(`${command}: --source-db: ${(err as Error).message}`);
+  }
+  if (hasPassword(url)) console.error(`${command}: the password in the source database URL is not sent with the run; the worker reads it from GUDANG_SOURCE_DB_URL or GUDANG_SOURCE_DB_PASSWORD`);
+  return locator;
 }
 
 export function config(): Config {

@@ -3,7 +3,7 @@ import { startPipeline, webUiLink } from '../client';
 import type { StartedRun } from '../client';
 import type { Config } from '../config';
 import type { RunStepName } from '../contracts';
-import { EXIT, UsageError, checkDataset, checkPeriod, checkRejectBudget, config, connect, defaultSourceDir } from './common';
+import { EXIT, UsageError, checkDataset, checkPeriod, checkRejectBudget, config, connect, defaultSourceDir, sourceDbOption } from './common';
 import { followRun, formatOutcome, processOutput } from './progress';
 
 export const RUN_HELP = `usage: gudang run [--period YYYY-MM] [--source DIR] [--dataset NAME] [--from-step STEP] [--run-key KEY]
@@ -25,6 +25,8 @@ is already in flight joins it instead of loading twice, and "the March 2022 load
   --reject-budget B  rows each source may reject: "N" rows or "P%" of rows read
   --allow-empty      let a source with no rows (empty or header-only file) empty its staging table;
                      without it such a delivery fails the run, naming the file
+  --source-db URL    read orders and order_details from this PostgreSQL or MariaDB database (default
+                     $GUDANG_SOURCE_DB_URL); sent without its password (docs/database-sources.md)
   --wait             follow the run until it ends (a progress bar on a terminal, a line per step in a
                      log), print its steps and rows; exit 1 with the error if it fails
 
@@ -49,6 +51,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       'run-key': { type: 'string' },
       'reject-budget': { type: 'string' },
       'allow-empty': { type: 'boolean', default: false },
+      'source-db': { type: 'string' },
       wait: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -67,9 +70,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   const sourceDir = values.source ?? defaultSourceDir(dataset);
   const rejectBudget = checkRejectBudget(values['reject-budget'], '--reject-budget');
   const allowEmpty = values['allow-empty'] ? true : undefined;
+  const sourceDb = sourceDbOption(values['source-db'], cfg, 'run');
 
   const client = await connect(cfg);
-  const started = await startPipeline(client, cfg, { dataset, sourceDir, period, runKey, fromStep, trigger: 'manual', rejectBudget, allowEmpty });
+  const started = await startPipeline(client, cfg, { dataset, sourceDir, period, runKey, fromStep, trigger: 'manual', rejectBudget, allowEmpty, sourceDb });
   console.log(`${started.started ? 'started' : 'already running, joined'} ${started.workflowId} (run ${started.runId})`);
   return followStartedRun(cfg, started, values.wait);
 }

@@ -34,7 +34,7 @@ exit codes: 0 ok, 1 a run it waited for failed, 2 bad usage, 3 Temporal unreacha
             5 the schedule id is taken (create)`,
   create: `usage: gudang schedule create [SCHEDULE_ID] [--source DIR] [--dataset NAME] [--cron EXPR | --calendar SPEC]
                               [--timezone TZ] [--overlap POLICY] [--catchup-window D] [--pause-on-failure]
-                              [--paused] [--note TEXT]
+                              [--paused] [--note TEXT] [--source-db URL]
 
 Creates the schedule that loads the previous month, by default monthly on the 1st at 01:00 Asia/Jakarta
 (the original crontab \`0 1 1 * *\`).
@@ -45,7 +45,9 @@ Creates the schedule that loads the previous month, by default monthly on the 1s
 ${SPEC_OPTIONS}
   --pause-on-failure   pause the schedule when a run fails, until someone unpauses it
   --paused             create it paused
-  --note TEXT          a note shown by describe and in the Web UI`,
+  --note TEXT          a note shown by describe and in the Web UI
+  --source-db URL      read orders and order_details from this PostgreSQL/MariaDB database (default
+                       $GUDANG_SOURCE_DB_URL); sent without its password (docs/database-sources.md)`,
   describe: `usage: gudang schedule describe [SCHEDULE_ID] [--dataset NAME]
 
 Shows the schedule: spec and time zone, overlap policy, catch-up window, pause-on-failure, paused or not (and

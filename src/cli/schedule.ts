@@ -25,7 +25,7 @@ import {
   updateSchedule,
 } from '../schedules';
 import type { ScheduleChanges } from '../schedules';
-import { EXIT, ExitError, UsageError, isParseError, checkDataset, checkPeriod, config, connect, defaultSourceDir, formatTime } from './common';
+import { EXIT, ExitError, UsageError, isParseError, checkDataset, checkPeriod, config, connect, defaultSourceDir, formatTime, sourceDbOption } from './common';
 import { table } from './format';
 import { followBackfill, followRun, formatBackfill, formatOutcome, processOutput } from './progress';
 import { formatDescription } from './schedule-format';
@@ -110,7 +110,7 @@ function specChanges(values: { cron?: string; calendar?: string; timezone?: stri
 async function create(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { ...common, ...specOptions, 'pause-on-failure': { type: 'boolean', default: false }, paused: { type: 'boolean', default: false } },
+    options: { ...common, ...specOptions, 'pause-on-failure': { type: 'boolean', default: false }, paused: { type: 'boolean', default: false }, 'source-db': { type: 'string' } },
     allowPositionals: true,
     strict: true,
   });
@@ -125,6 +125,7 @@ async function create(argv: string[]): Promise<number> {
       dataset,
       scheduleId,
       sourceDir: values.source ?? defaultSourceDir(dataset),
+      sourceDb: sourceDbOption(values['source-db'], cfg, 'schedule create'),
       cron: changes.cron,
       calendar: changes.calendar,
       timezone: changes.timezone,

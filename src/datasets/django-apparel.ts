@@ -56,6 +56,7 @@ const sources = [
       city_id: col.int(),
     },
     primaryKey: ['order_id'],
+    database: { periodColumn: 'order_date' },
   }),
   defineSource({
     name: 'order_details',
@@ -70,6 +71,7 @@ const sources = [
       unit_sales: col.numeric(),
     },
     primaryKey: ['order_detail_id'],
+    database: { periodVia: { table: 'orders', foreignKey: 'order_id', key: 'order_id', column: 'order_date' } },
     refine: (row) => {
       const issues: { column: string; message: string }[] = [];
       // ints arrive as numbers (bigints beyond 2^53), numerics as their exact decimal text
@@ -126,6 +128,7 @@ export const djangoApparel: DatasetSpec = defineDataset({
       ],
     },
   ],
+  stream: { sources: ['orders', 'order_details'], unit: 'order_id', apply: 'models/django-apparel/stream/apply.sql' },
   headlines: [
     {
       title: 'Revenue by month (mart.dm_revenue_by_months)',

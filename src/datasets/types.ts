@@ -31,6 +31,8 @@ export interface DatasetSpec {
   schemas: DatasetSchemas;
   sources: SourceSpec[];
   layers: LayerSpec[];
+  /** The real-time stream of this dataset (src/stream/), when it has one. */
+  stream?: StreamSpec;
   /** Headline figures printed after a run (demo, `run --wait`): read-only queries over the marts. */
   headlines: { title: string; sql: string }[];
   /**
@@ -47,4 +49,17 @@ export interface DatasetSpec {
   defaultSource: string;
   /** The module (relative to the repository root) that `npm run generate -- --dataset NAME` runs to make sample data. */
   generator: string;
+}
+
+/**
+ * How changes captured from the source database reach the marts: the streamed sources (tables of the same name),
+ * the unit a change affects (an order: every source names the column that holds its id), and the SQL that rebuilds
+ * the affected units' fact rows and moves the marts (it reads the temporary table stream_affected(<unit>)).
+ */
+export interface StreamSpec {
+  sources: string[];
+  /** The unit column, e.g. 'order_id'; each streamed source must have it. */
+  unit: string;
+  /** SQL file (relative to sql/) run per micro-batch after staging has the changes. */
+  apply: string;
 }

@@ -8,6 +8,7 @@ import { rejectedSoFar } from './batch';
 import { certainlyOverBudget, parseRejectBudget } from './budget';
 import { withClient } from '../db';
 import { loadCsvBatches } from './csv/batches';
+import { loadDbBatches } from './db/batches';
 import type { LoadPlan } from './plan';
 import { readPlan } from './plan';
 import { loadRecordBatches } from './records';
@@ -185,10 +186,11 @@ export async function loadChunk(pool: Pool, spec: SourceSpec, runId: string, chu
       batches,
     });
   beat(resumed, 0);
-  await assertUnchanged(plan, plan.path);
+  const fromDb = plan.dbRead !== undefined;
+  if (!fromDb) await assertUnchanged(plan, plan.path);
 
   return withClient(pool, async (client) => {
-    const run = plan.format === 'csv' ? loadCsvBatches : loadRecordBatches;
+    const run = fromDb ? loadDbBatches : plan.format === 'csv' ? loadCsvBatches : loadRecordBatches;
     const outcome = await run(client, pool, spec, plan, chunk, token, resumed, { ...opts, heartbeat: undefined }, budget, (cp, n) => beat(cp, n));
     const final = await pool.query<ChunkRow>(
       `SELECT byte_start, byte_end, byte_done, rows_read, rows_loaded, rows_rejected, status, batches FROM ops.load_chunks WHERE run_id = $1 AND source = $2 AND chunk = $3`,

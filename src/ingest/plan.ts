@@ -4,7 +4,9 @@ import type { Pool, PoolClient } from '../db';
 import { withTransaction } from '../db';
 import { readerFor } from '../sources/readers';
 import { formatError } from '../sources/readers/common';
+import type { SourceDbKind } from '../sources/database';
 import type { SourceSpec } from '../sources/types';
+import type { DbRead } from './db/read';
 import { checkHeader, fileColumns } from '../sources/validate';
 import { effectiveBudget, formatRejectBudget } from './budget';
 import { planCsvChunks, probeCsvHeader } from './csv/plan';
@@ -29,7 +31,8 @@ export interface LoadPlan {
   file: string;
   /** Resolved absolute path (symlinks followed) the worker reads. */
   path: string;
-  format: SourceSpec['format'];
+  /** The file's format, or the kind of source database ('postgres', 'mariadb') for a table (src/ingest/db/). */
+  format: SourceSpec['format'] | SourceDbKind;
   sizeBytes: number;
   mtimeMs: number;
   sha256: string;
@@ -41,6 +44,7 @@ export interface LoadPlan {
   rejectBudget: string;
   mode: 'plain' | 'rowkeys';
   status: 'loading' | 'published' | 'failed' | 'abandoned';
+  /** Chunks: byte ranges of a file, or primary-key ranges [byteStart, byteEnd) of a database table. */
   chunks: ChunkRange[];
   /** Where the file came from: a remote file's URI, else the local path. */
   sourceUri: string;
@@ -48,6 +52,8 @@ export interface LoadPlan {
   etag?: string;
   /** The remote source folder (a chunk on another worker fetches the file again from it); absent for local files. */
   remoteSourceDir?: string;
+  /** A database table's read (which table, period, watermark); absent for files. */
+  dbRead?: DbRead;
 }
 
 export interface PlanOptions {
@@ -101,7 +107,7 @@ interface PlanRow {
   dataset: string;
   file: string;
   path: string;
-  format: SourceSpec['format'];
+  format: LoadPlan['format'];
   size_bytes: number;
   mtime_ms: number;
   sha256: string;
@@ -114,6 +120,7 @@ interface PlanRow {
   source_dir: string | null;
   source_uri: string | null;
   etag: string | null;
+  db_read: DbRead | null;
 }
 
 /** The stored plan of (run, source), with its chunks; undefined when there is none. */
@@ -141,6 +148,7 @@ export async function readPlan(db: Pool | PoolClient, runId: string, source: str
     rejectBudget: r.reject_budget,
     mode: r.mode,
     status: r.status,
+    dbRead: r.db_read ?? undefined,
     chunks: chunks.rows.map((c) => ({ chunk: c.chunk, byteStart: Number(c.byte_start), byteEnd: Number(c.byte_end) })),
     sourceUri: r.source_uri ?? r.path,
     etag: r.etag ?? undefined,
@@ -149,7 +157,7 @@ export async function readPlan(db: Pool | PoolClient, runId: string, source: str
 }
 
 /** Drops a plan's landing table (if still there) and removes the plan, its chunks and its rejected rows. */
-async function forgetPlan(client: PoolClient, plan: LoadPlan): Promise<void> {
+export async function forgetPlan(client: PoolClient, plan: LoadPlan): Promise<void> {
   await client.query(`DROP TABLE IF EXISTS ${qualifiedLanding(plan.landingTable)}`);
   await client.query(`DELETE FROM ops.rejected_rows WHERE run_id = $1 AND source = $2`, [plan.runId, plan.source]);
   await client.query(`DELETE FROM ops.load_plans WHERE run_id = $1 AND source = $2`, [plan.runId, plan.source]);
@@ -248,31 +256,39 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
     etag: located.etag,
     remoteSourceDir: located.remote ? sourceDir : undefined,
   };
+  await storePlan(pool, spec, plan, opts.workflowId);
+  return plan;
+}
+
+/** Records a new plan and its chunks and creates its empty landing table, in one transaction. */
+export async function storePlan(pool: Pool, spec: SourceSpec, plan: LoadPlan, workflowId: string | undefined): Promise<void> {
   await withTransaction(pool, async (client) => {
     await client.query(
       `INSERT INTO ops.load_plans (run_id, source, dataset, workflow_id, file, path, format, size_bytes, mtime_ms, sha256, header,
-                                   copy_columns, landing_table, reject_budget, source_dir, source_uri, etag)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+                                   copy_columns, landing_table, reject_budget, source_dir, source_uri, etag, db_read)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
       [
         plan.runId,
         plan.source,
         plan.dataset,
-        opts.workflowId ?? '',
-        file,
-        path,
+        workflowId ?? '',
+        plan.file,
+        plan.path,
         plan.format,
         plan.sizeBytes,
         plan.mtimeMs,
-        sha256,
-        JSON.stringify(header),
-        JSON.stringify(copyColumns),
+        plan.sha256,
+        JSON.stringify(plan.header),
+        JSON.stringify(plan.copyColumns),
         plan.landingTable,
-        budget,
+        plan.rejectBudget,
         plan.remoteSourceDir ?? null,
         plan.sourceUri,
         plan.etag ?? null,
+        plan.dbRead ? JSON.stringify(plan.dbRead) : null,
       ],
     );
+    const chunks = plan.chunks;
     await client.query(
       `INSERT INTO ops.load_chunks (run_id, source, chunk, byte_start, byte_end, byte_done)
        SELECT $1, $2, c, s, e, s FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS t(c, s, e)`,
@@ -281,5 +297,4 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
     await client.query(`DROP TABLE IF EXISTS ${qualifiedLanding(plan.landingTable)}`);
     await client.query(landingDDL(spec, plan.landingTable));
   });
-  return plan;
 }

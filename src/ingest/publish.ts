@@ -7,6 +7,7 @@ import { parseRejectBudget, withinBudget } from './budget';
 import { addRowKeysDDL, qualifiedLanding, ROW_KEY_COLUMNS } from './landing';
 import type { LoadPlan } from './plan';
 import { readPlan } from './plan';
+import { mergePeriodIntoStaging } from './db/merge';
 import { quoteIdent, stagingSchema, stagingTable } from './staging';
 
 // Publishing a load: the landing table becomes staging.<source>, in one transaction, or nothing happens.
@@ -288,8 +289,10 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
       // The swap needs the old table to itself for a moment: wait for its readers, but not forever (the activity
       // fails, is retried later, and nothing has changed meanwhile).
       await client.query(`SET LOCAL lock_timeout = '60s'`);
-      await client.query('SAVEPOINT swap');
-      try {
+      // a period read from a source database replaces only that month's rows (src/ingest/db/merge.ts)
+      if (plan.dbRead?.periodKey) result.repaired = await mergePeriodIntoStaging(client, spec, plan, startedAt);
+      else await client.query('SAVEPOINT swap');
+      if (!plan.dbRead?.periodKey) try {
         await client.query(`DROP TABLE IF EXISTS ${target}`);
         const schema = quoteIdent(stagingSchema(spec));
         await client.query(`ALTER TABLE ${landing} SET SCHEMA ${schema}`);

@@ -12,7 +12,7 @@ export const loadRecordBatches: BatchRunner = async (client, pool, spec, plan, c
   const rowKeys = plan.mode === 'rowkeys';
   const kinds = plan.copyColumns.map((c) => spec.columns[c]!.kind);
   const dateColumns = plan.header.filter((_h, i) => kinds[i] === 'date' || kinds[i] === 'timestamp');
-  const stream = await readerFor(plan.format)(plan.path, { sheet: spec.sheet, displayName: plan.file, dateColumns });
+  const stream = await readerFor(spec.format)(plan.path, { sheet: spec.sheet, displayName: plan.file, dateColumns });
   const it = stream.records[Symbol.asyncIterator]();
   let committed = from;
   let batches = 0;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseRejectBudget } from '../ingest/budget';
-import type { ColumnKind, ColumnSpec, RejectBudgetSpec, SourceFormat, SourceSpec } from './types';
+import type { ColumnKind, ColumnSpec, DatabaseSourceSpec, RejectBudgetSpec, SourceFormat, SourceSpec } from './types';
 
 // Column builders: one place that decides how a cell read from CSV/Excel/JSON/Parquet is coerced and stored.
 
@@ -217,6 +217,8 @@ export interface SourceDefinition {
   refine?: (row: Record<string, unknown>) => { column: string; message: string }[];
   /** Rows this source may reject before the load fails: N, or "P%" of rows read. Default 0. */
   rejectBudget?: RejectBudgetSpec;
+  /** The source can also be read from a database table (see DatabaseSourceSpec). */
+  database?: DatabaseSourceSpec;
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -234,6 +236,7 @@ export function defineSource(def: SourceDefinition): SourceSpec {
   const headers = Object.entries(def.columns).map(([name, c]) => c.header ?? name);
   const clash = headers.find((h, i) => headers.indexOf(h) !== i);
   if (clash !== undefined) throw new Error(`source ${def.name}: two columns read the file column ${JSON.stringify(clash)}`);
+  if (def.database) checkDatabaseSpec(def);
   if (def.rejectBudget !== undefined) parseRejectBudget(String(def.rejectBudget), `source ${def.name}: rejectBudget`);
   const shape: Record<string, z.ZodType> = {};
   for (const [name, spec] of Object.entries(def.columns)) shape[name] = spec.schema;
@@ -245,4 +248,20 @@ export function defineSource(def: SourceDefinition): SourceSpec {
     });
   }
   return { ...def, rowSchema, rejectBudget: def.rejectBudget ?? 0 };
+}
+
+/** Database-capable sources: every name checked like a column name, a single integer primary key. */
+function checkDatabaseSpec(def: SourceDefinition): void {
+  const db = def.database!;
+  const via = db.periodVia;
+  for (const name of [db.table, db.periodColumn, db.watermarkColumn, via?.table, via?.foreignKey, via?.key, via?.column]) {
+    if (name !== undefined && (!IDENTIFIER.test(name) || name === '__proto__')) throw new Error(`source ${def.name}: database name "${name}" is not a plain lower-case identifier`);
+  }
+  if (def.primaryKey.length !== 1 || def.columns[def.primaryKey[0]!]!.kind !== 'int') {
+    throw new Error(`source ${def.name}: a database source needs a single integer primary key (its ranges are read side by side)`);
+  }
+  if (db.periodColumn && db.periodVia) throw new Error(`source ${def.name}: give periodColumn or periodVia, not both`);
+  for (const c of [db.periodColumn, db.watermarkColumn, via?.foreignKey]) {
+    if (c !== undefined && !Object.hasOwn(def.columns, c)) throw new Error(`source ${def.name}: database column ${c} is not a column of the source`);
+  }
 }

@@ -44,6 +44,23 @@ export interface SourceSpec {
   refine?: (row: Record<string, unknown>) => { column: string; message: string }[];
   /** Rows this source may reject before the load fails: N rows or "P%" of rows read (default 0). */
   rejectBudget: RejectBudgetSpec;
+  /** Set when the source can also be read from a database table (`--source-db`); see DatabaseSourceSpec. */
+  database?: DatabaseSourceSpec;
+}
+
+/**
+ * How a source is read from a source database instead of its file: a table with the staging columns (same names),
+ * split by its single integer primary key into ranges read side by side.
+ */
+export interface DatabaseSourceSpec {
+  /** Table in the source database; default the source name. */
+  table?: string;
+  /** Date or timestamp column of this table that places a row in a period: a period run reads only that month. */
+  periodColumn?: string;
+  /** Or: the period comes through a parent row (order_details through its order): this.foreignKey = parent.key, parent.column in the month. */
+  periodVia?: { table: string; foreignKey: string; key: string; column: string };
+  /** A column that grows with every insert or update (e.g. updated_at). Declared only: watermark reads are not implemented yet. */
+  watermarkColumn?: string;
 }
 
 /** One record as read from a file, before validation. `row` counts from 1 at the first data row. */
