@@ -1,4 +1,5 @@
 import type { Pool } from '../src/db';
+import { createBackupActivities } from './backup';
 import { createIngestActivities } from './ingest';
 import { createOpsActivities } from './ops';
 import { createWarehouseActivities } from './warehouse';
@@ -12,6 +13,7 @@ export function createActivities(pool: Pool) {
     ...createIngestActivities(pool),
     ...createWarehouseActivities(pool),
     ...createOpsActivities(pool),
+    ...createBackupActivities(pool),
   };
 }
 

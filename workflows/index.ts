@@ -1,3 +1,4 @@
 // The worker registers every workflow exported here.
 export { pipelineWorkflow, progressQuery } from './pipeline';
 export { backfillWorkflow, backfillProgressQuery } from './backfill';
+export { backupWorkflow, backupProgressQuery } from './backup';

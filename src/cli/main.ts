@@ -16,6 +16,7 @@ commands:
   runs       run history: status, period, duration, rows, error (ops.pipeline_runs)
   rerun      redo a failed or finished run, optionally from a later step (--from-step facts)
   schedule   the monthly schedule: create, describe, list, pause, unpause, trigger, update, delete, backfill
+  backup     warehouse backups: create (a workflow), list, verify, restore into an empty database
 
 Run \`gudang <command> --help\` for a command's options.
 
@@ -50,6 +51,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   rerun: async () => {
     const m = await import('./rerun');
     return { run: m.rerunCommand, help: m.RERUN_HELP };
+  },
+  backup: async () => {
+    const m = await import('./backup');
+    return { run: m.backupCommand, help: m.BACKUP_HELP };
   },
   schedule: async () => {
     const m = await import('./schedule');

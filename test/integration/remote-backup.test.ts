@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Worker } from '@temporalio/worker';
+import { startPipeline } from '../../src/client';
+import type { BackupResult, PipelineSummary } from '../../src/contracts';
+import { listBackups, restoreBackup, verifyBackup } from '../../src/backup/restore';
+import { openStore } from '../../src/backup/store';
+import { backupTables, rowChecksum } from '../../src/backup/tables';
+import { djangoApparel } from '../../src/datasets/django-apparel';
+import { startMinio } from '../../src/dev/minio';
+import type { RunningMinio } from '../../src/dev/minio';
+import { s3Client } from '../../src/sources/remote/s3';
+import { remoteSettings } from '../../src/sources/remote/settings';
+import { createTestDatabase } from '../helpers/db';
+import { startHarness } from '../helpers/pipeline';
+import type { PipelineHarness } from '../helpers/pipeline';
+
+// Issue 10 end to end: a pipeline run whose source folder is an S3 bucket (a real MinIO server), with no credential
+// anywhere in the workflow history or the ops tables; then backups of its warehouse (local folder and S3) run as
+// their own workflow, verified, restored into an empty database with identical tables, refused when a file changed.
+
+const DATA = path.resolve(import.meta.dirname, '../../dataset');
+const BUCKET = 'deliveries';
+
+let h: PipelineHarness;
+let minio: RunningMinio;
+let worker: Worker;
+let running: Promise<void>;
+let work: string;
+const saved: Record<string, string | undefined> = {};
+
+before(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'gudang-rb-'));
+  [h, minio] = await Promise.all([startHarness(), startMinio()]);
+  // the worker runs in this process: its S3 settings come from the environment, as in production
+  for (const [k, v] of Object.entries({ ...minio.env, GUDANG_CACHE_DIR: path.join(work, 'cache') })) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+  const s3 = s3Client(remoteSettings());
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  for (const f of await readdir(DATA)) {
+    if (f.endsWith('.md') || f.endsWith('.ts')) continue;
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `2022/${f}`, Body: await readFile(path.join(DATA, f)) }));
+  }
+  worker = await h.newWorker();
+  running = worker.run();
+});
+
+after(async () => {
+  worker?.shutdown();
+  await running?.catch(() => undefined);
+  await h?.close();
+  await minio?.stop();
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+/** The history as text with every payload decoded: as JSON its payload bytes are base64 strings, where a secret would hide. */
+function decodedHistory(events: unknown): string {
+  return JSON.stringify(events, (k, v: unknown) => (k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v));
+}
+
+async function everyOpsRow(): Promise<string> {
+  const { rows } = await h.db.pool.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'ops'`);
+  let all = '';
+  for (const r of rows) all += JSON.stringify((await h.db.pool.query(`SELECT * FROM ops.${r.t}`)).rows);
+  return all;
+}
+
+async function tableFingerprints(pool: typeof h.db.pool): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const t of backupTables(djangoApparel)) {
+    const { rows, checksum } = await rowChecksum(pool, t);
+    out[t.table] = `${rows}:${checksum}`;
+  }
+  return out;
+}
+
+void describe('a run from an S3 source, then backups', () => {
+  let summary: PipelineSummary;
+
+  void test('the pipeline loads every source from s3://, records URI, size, ETag and sha256, and stores no credential', async () => {
+    const run = await startPipeline(h.client, h.config, { dataset: 'django-apparel', sourceDir: `s3://${BUCKET}/2022`, runKey: 's3' });
+    summary = (await run.handle.result()) as PipelineSummary;
+    assert.equal(summary.loads.length, djangoApparel.sources.length);
+    const { rows } = await h.db.pool.query<{ source: string; source_uri: string; size_bytes: number; etag: string; sha256: string }>(
+      `SELECT source, source_uri, size_bytes, etag, sha256 FROM ops.loads WHERE run_id = $1 ORDER BY source`,
+      [summary.runId],
+    );
+    assert.equal(rows.length, djangoApparel.sources.length);
+    for (const r of rows) {
+      const spec = djangoApparel.sources.find((s) => s.name === r.source)!;
+      assert.equal(r.source_uri, `s3://${BUCKET}/2022/${spec.file}`);
+      assert.equal(r.size_bytes, (await readFile(path.join(DATA, spec.file))).length);
+      assert.match(r.etag, /^"[0-9a-f]{32}"$/);
+      assert.match(r.sha256, /^[0-9a-f]{64}$/);
+    }
+    const history = decodedHistory((await h.client.workflow.getHandle(summary.workflowId, summary.runId).fetchHistory()).events);
+    const ops = await everyOpsRow();
+    for (const secret of [minio.secretKey, minio.accessKey]) {
+      assert.ok(!history.includes(secret), 'no S3 credential in the workflow history');
+      assert.ok(!ops.includes(secret), 'no S3 credential in the ops tables');
+    }
+    assert.ok(history.includes(`s3://${BUCKET}/2022/`), 'the decoded history does name the source folder');
+    // the published loads' cached copies are cleaned up
+    assert.deepEqual(await readdir(path.join(work, 'cache')), []);
+  });
+
+  void test('a backup to a folder and to S3 runs as a workflow; verify, restore into an empty database, retention', async () => {
+    const before = await tableFingerprints(h.db.pool);
+    const dir = path.join(work, 'backups');
+    const results: BackupResult[] = [];
+    for (const to of [dir, dir, `s3://${BUCKET}/backups/`, dir]) {
+      results.push(await h.client.workflow.execute('backupWorkflow', { taskQueue: h.config.TEMPORAL_TASK_QUEUE, workflowId: `backup-test-${results.length}`, args: [{ dataset: 'django-apparel', to, keep: 2 }] }));
+    }
+    const local = results[3]!;
+    assert.equal(local.tables, backupTables(djangoApparel).length);
+    assert.equal(local.rows, Object.values(before).reduce((sum, v) => sum + Number(v.split(':')[0]), 0));
+    assert.deepEqual(local.periods.length > 0, true);
+    assert.equal(local.removed.length, 1, 'the third local backup removes the oldest (--keep 2)');
+    assert.equal((await listBackups(openStore(dir), 'django-apparel')).length, 2);
+
+    for (const loc of [dir, `s3://${BUCKET}/backups/`]) {
+      const store = openStore(loc);
+      const newest = (await listBackups(store))[0]!;
+      const { files } = await verifyBackup(store, newest.id);
+      assert.ok(files.every((f) => f.ok));
+      const target = await createTestDatabase('gudang_restore');
+      try {
+        await restoreBackup(store, newest.id, target.pool);
+        assert.deepEqual(await tableFingerprints(target.pool), before, `${loc}: every table restored with the same rows`);
+      } finally {
+        await target.drop();
+      }
+    }
+
+    // a file changed after the backup: verify names it, restore refuses it and leaves the database empty
+    const id = (await listBackups(openStore(dir)))[1]!.id;
+    const victim = path.join(dir, id, 'warehouse.fct_transactions.csv.gz');
+    const bytes = await readFile(victim);
+    bytes[bytes.length - 10] ^= 0xff;
+    await writeFile(victim, bytes);
+    const { files } = await verifyBackup(openStore(dir), id);
+    assert.deepEqual(files.filter((f) => !f.ok).map((f) => path.basename(f.file)), ['warehouse.fct_transactions.csv.gz']);
+    const target = await createTestDatabase('gudang_restore');
+    try {
+      await assert.rejects(restoreBackup(openStore(dir), id, target.pool), /refusing to restore: .*warehouse\.fct_transactions\.csv\.gz does not match the manifest/);
+      const { rows } = await target.pool.query(`SELECT to_regclass('warehouse.fct_transactions') AS t`);
+      assert.equal(rows[0].t, null);
+    } finally {
+      await target.drop();
+    }
+  });
+});
