@@ -43,8 +43,9 @@ before(async () => {
   }
   const s3 = s3Client(remoteSettings());
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  for (const f of await readdir(DATA)) {
-    if (f.endsWith('.md') || f.endsWith('.ts')) continue;
+  for (const entry of await readdir(DATA, { withFileTypes: true })) {
+    const f = entry.name;
+    if (!entry.isFile() || f.endsWith('.md') || f.endsWith('.ts')) continue;
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `2022/${f}`, Body: await readFile(path.join(DATA, f)) }));
   }
   worker = await h.newWorker();
