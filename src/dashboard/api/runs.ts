@@ -113,8 +113,8 @@ export function registerRuns(api: Api, pool: Pool, temporal: { uiUrl: string; na
   });
 
   api('/api/stream', {}, async () => {
-    // The stream keeps its state in ops tables named stream_*; until they exist (and the role may read them) there is
-    // nothing to show. Table names come from the catalog, never from the request.
+    // The stream keeps its state in ops tables named stream_*; until one holds a row (a stream has run, and the role
+    // may read it) there is nothing to show. Table names come from the catalog, never from the request.
     const { rows: tables } = await pool.query<{ name: string; ts: string | null }>(
       `SELECT format('%I.%I', n.nspname, c.relname) AS name,
               (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -130,7 +130,7 @@ export function registerRuns(api: Api, pool: Pool, temporal: { uiUrl: string; na
       const latest = await pool.query(`SELECT * FROM ${t.name} ${order} LIMIT 5`);
       for (const r of latest.rows) rows.push({ table: t.name, ...r });
     }
-    return { available: tables.length > 0, rows };
+    return { available: rows.length > 0, rows };
   });
 
   api('/api/changes', {}, async () => {
