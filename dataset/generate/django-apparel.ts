@@ -5,6 +5,7 @@
  *
  *   npm run generate -- [--dataset django-apparel] [--order-lines N] [--out DIR] [--seed S]
  *                                 [--start-month YYYY-MM] [--months M] [--formats csv,excel,json,parquet]
+ *                                 [--to-db postgres://...|mariadb://...]
  *
  * Determinism: every random choice comes from a small seeded PRNG (mulberry32), never
  * Math.random. Each table draws from its own stream derived from (seed, table), so the dimension
@@ -20,6 +21,8 @@ import path from 'node:path';
 import { BatchedLineWriter, WeightedIndex, csvLine, streamFor, writeXlsx } from './common';
 import { CATEGORIES, buildCities, productPopularity, buildCustomers, buildProducts, buildProvinces, toPandasColumnsJson, writeCustomersParquet } from './django-apparel-tables';
 import type { City, Customer, Product } from './django-apparel-tables';
+import { seedShopDatabase } from '../to-db';
+import { sourceDbLocator } from '../../src/sources/database';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -270,11 +273,19 @@ const USAGE = `Usage: tsx dataset/generate.ts [options]
                          excel → provinces.xlsx, cities.xlsx
                          json → product_categories.json, products.json
                          parquet → customers.parquet
+  --to-db URL          then seed the shop database at URL (postgres:// or mariadb://) with the generated
+                       orders and order lines: tables orders and order_details (re)created and filled from
+                       the CSV files as they stream (PostgreSQL COPY FROM STDIN, MariaDB LOAD DATA LOCAL INFILE)
   -h, --help           this text
 `;
 
-export function parseArgs(argv: readonly string[]): GenerateOptions | 'help' {
-  const opts: GenerateOptions = {};
+/** The command line: the generator's options plus where to seed a shop database. */
+export interface GenerateArgs extends GenerateOptions {
+  toDb?: string;
+}
+
+export function parseArgs(argv: readonly string[]): GenerateArgs | 'help' {
+  const opts: GenerateArgs = {};
   const int = (flag: string, v: string): number => {
     if (!/^\d+$/.test(v)) throw new Error(`${flag} expects a non-negative integer, got "${v}"`);
     return Number(v);
@@ -312,6 +323,10 @@ export function parseArgs(argv: readonly string[]): GenerateOptions | 'help' {
           .map((s) => s.trim())
           .filter(Boolean) as Format[];
         break;
+      case '--to-db':
+        opts.toDb = value();
+        sourceDbLocator(opts.toDb); // a bad URL fails before anything is generated (the message never echoes a password)
+        break;
       default:
         throw new Error(`unknown argument "${arg}"`);
     }
@@ -321,7 +336,7 @@ export function parseArgs(argv: readonly string[]): GenerateOptions | 'help' {
 
 /** `npm run generate -- --dataset django-apparel ...` (the default dataset). Returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
-  let opts: GenerateOptions | 'help';
+  let opts: GenerateArgs | 'help';
   try {
     opts = parseArgs(argv);
   } catch (e) {
@@ -332,9 +347,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (opts.toDb !== undefined && opts.formats !== undefined && !opts.formats.includes('csv')) {
+    process.stderr.write(`--to-db seeds orders and order_details from the CSV files: --formats must include csv\n\n${USAGE}`);
+    return 2;
+  }
+  const { toDb, ...generate } = opts;
   const started = Date.now();
-  const { files } = await generateDataset(opts);
+  const { files } = await generateDataset(generate);
   for (const [name, f] of Object.entries(files)) process.stdout.write(`${name.padEnd(20)} ${String(f.rows).padStart(10)} rows  ${f.path}\n`);
   process.stdout.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  if (toDb !== undefined) {
+    const seeded = await seedShopDatabase(toDb, generate.out ?? DEFAULTS.out);
+    process.stdout.write(`seeded ${seeded.locator}: orders ${seeded.orders} rows, order_details ${seeded.orderDetails} rows in ${(seeded.durationMs / 1000).toFixed(1)} s\n`);
+  }
   return 0;
 }
