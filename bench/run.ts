@@ -34,6 +34,8 @@ import { benchTransform, runTransform } from './lib/transform';
 import { benchDashboard, renderDashboard } from './lib/dashboard';
 import type { DashboardBench } from './lib/dashboard';
 import { benchWorkers } from './lib/workers';
+import { benchSourceDb, renderSourceDb } from './lib/source-db';
+import type { SourceDbResults } from './lib/source-db';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.resolve(BENCH_DIR, '..');
@@ -142,7 +144,7 @@ async function main(): Promise<void> {
 
   const db = await createBenchDatabase(o.serverUrl);
   log(`database ${db.name}`);
-  const report: BenchReport & { profiles?: { label: string; file: string; summary: ProfileSummary }[]; dashboard?: DashboardBench } = {
+  const report: BenchReport & { profiles?: { label: string; file: string; summary: ProfileSummary }[]; dashboard?: DashboardBench; sourceDb?: SourceDbResults } = {
     orderLines: expectedRows,
     repeats: o.repeats,
     machine,
@@ -189,6 +191,9 @@ async function main(): Promise<void> {
     if (o.parts.includes('workers')) {
       report.workers = await benchWorkers({ pool: db.pool, url: db.url, dataset, dir, repeats: o.repeats, source: orderDetails.name, log });
     }
+    if (o.parts.includes('source-db')) {
+      report.sourceDb = await benchSourceDb({ pool: db.pool, url: db.url, serverUrl: o.serverUrl, spec: orderDetails, dir, workDir, repeats: o.repeats, expectedRows, dbChunkRows: o.dbChunkRows, concurrency: 4, log });
+    }
     if (o.parts.includes('e2e')) {
       report.e2e = await benchE2e({ pool: db.pool, url: db.url, dataset, dir, repeats: o.repeats, workDir, split: o.splitWorkers, log });
     }
@@ -200,6 +205,7 @@ async function main(): Promise<void> {
   const targets = computeTargets(report);
   let markdown = renderMarkdown(report, targets);
   if (report.dashboard) markdown += `\n\n${renderDashboard(report.dashboard)}\n`;
+  if (report.sourceDb) markdown += `\n\n${renderSourceDb(report.sourceDb)}\n`;
   const finishedAt = new Date();
   await mkdir(path.resolve(REPO_DIR, o.resultsDir), { recursive: true });
   const day = startedAt.toISOString().slice(0, 10);

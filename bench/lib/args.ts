@@ -1,5 +1,5 @@
-export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout' | 'dashboard' | 'workers';
-export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout', 'dashboard', 'workers'];
+export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout' | 'dashboard' | 'workers' | 'source-db';
+export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout', 'dashboard', 'workers', 'source-db'];
 
 export interface BenchOptions {
   orderLines: number;
@@ -24,6 +24,8 @@ export interface BenchOptions {
   resultsDir: string;
   /** Re-render the markdown of an existing results file instead of measuring. */
   render?: string;
+  /** source-db: rows per chunk activity of a database read (GUDANG_DB_CHUNK_ROWS of the worker). */
+  dbChunkRows: number;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -36,10 +38,13 @@ export const USAGE = `npm run bench -- [options]
   --skip-pandas        do not run the pandas to_sql method
   --no-zod-variant     do not measure the Zod path (a copy of the file with qty space-padded, which the
                        ingest engine's fast path declines, so every row goes through Zod)
-  --only PARTS         comma-separated subset of ingest,transform,e2e,fanout,dashboard,workers (default
-                       ingest,transform,e2e,workers; dashboard: API latency and page paint over the built
-                       warehouse; workers: the compiled worker's idle and peak RSS over a whole run, and one
-                       vs two worker processes loading one file's chunks; see bench/README.md)
+  --only PARTS         comma-separated subset of ingest,transform,e2e,fanout,dashboard,workers,source-db
+                       (default ingest,transform,e2e,workers; dashboard: API latency and page paint over the
+                       built warehouse; workers: the compiled worker's idle and peak RSS over a whole run, and
+                       one vs two worker processes loading one file's chunks; source-db: the order lines read
+                       from PostgreSQL and MariaDB by gudang against psql \copy / the mariadb client; see
+                       bench/README.md)
+  --db-chunk-rows N    source-db: rows per chunk of a database read (default 250000: 4 chunks at 1M)
   --chunks             also run the fan-out sweep (chunks x concurrency) of the ingest engine
   --profile            CPU-profile one project ingest and print where the time goes
   --keep               keep the bench database (default: dropped at the end)
@@ -75,6 +80,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     serverUrl: process.env.BENCH_DATABASE_URL || 'postgres://root@127.0.0.1:5432/postgres',
     profile: false,
     resultsDir: 'bench/results',
+    dbChunkRows: 250_000,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -135,6 +141,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
         break;
       case '--render':
         o.render = value();
+        break;
+      case '--db-chunk-rows':
+        o.dbChunkRows = parseCount(value());
         break;
       default:
         throw new Error(`unknown option ${a}\n\n${USAGE}`);

@@ -4,6 +4,7 @@
  * publishLoad) in-process, in the order workflows/ingest.ts runs them, each in a MockActivityEnvironment.
  *
  *   node dist/bench/ingest-child.js --db URL --source NAME --dir DIR [--chunk-bytes N] [--concurrency N] [--migrate]
+ *                                   [--source-db URL [--db-chunk-rows N]]
  *
  * (compiled by the bench with esbuild, so no TypeScript loader is timed). Prints one JSON line on stdout
  * (IngestChildResult). The database must be migrated already, or pass --migrate.
@@ -60,6 +61,9 @@ async function main(): Promise<void> {
   const chunkBytes = arg(argv, '--chunk-bytes');
   const concurrency = arg(argv, '--concurrency');
   const datasetName = arg(argv, '--dataset') ?? 'django-apparel';
+  // read the source from a table of this database instead of its file (bench/lib/source-db.ts)
+  const sourceDb = arg(argv, '--source-db');
+  const dbChunkRows = arg(argv, '--db-chunk-rows');
   if (!db || !dir) throw new Error('usage: ingest-child --db URL --dir DIR [--source NAME]');
 
   const spec = getDataset(datasetName).sources.find((s) => s.name === sourceName);
@@ -73,14 +77,14 @@ async function main(): Promise<void> {
     await migrate(pool);
     await pool.query(stagingDDL(spec));
   }
-  const acts = createIngestActivities(pool, { chunkBytes: chunkBytes ? Number(chunkBytes) : undefined });
+  const acts = createIngestActivities(pool, { chunkBytes: chunkBytes ? Number(chunkBytes) : undefined, dbChunkRows: dbChunkRows ? Number(dbChunkRows) : undefined });
   const run = <P extends unknown[], R>(fn: (...args: P) => Promise<R>, ...args: P): Promise<R> => new MockActivityEnvironment().run(fn, ...args);
   const ref = { dataset: datasetName, source: sourceName, runId: randomUUID(), workflowId: 'bench' };
 
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const rssBeforeKiB = rssKiB();
-  const plan = await run(acts.planLoad, { ...ref, sourceDir: dir });
+  const plan = await run(acts.planLoad, { ...ref, sourceDir: dir, ...(sourceDb ? { sourceDb } : {}) });
   const t0c = performance.now();
   let outcome = { status: 'reload' } as Awaited<ReturnType<typeof acts.publishLoad>>;
   let tp = t0c;

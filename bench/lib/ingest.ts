@@ -89,6 +89,8 @@ export interface ChildOptions {
   concurrency?: number;
   cpuProfileDir?: string;
   env?: NodeJS.ProcessEnv;
+  /** More arguments for the child (bench/lib/source-db.ts: --source-db URL --db-chunk-rows N). */
+  extraArgs?: string[];
 }
 
 /** The project's ingest in a child process of compiled JavaScript (dist/bench/ingest-child.js). */
@@ -98,6 +100,7 @@ export async function projectIngest(o: ChildOptions): Promise<{ result: IngestCh
   const args = [...nodeArgs, await compiledChild('ingest-child'), '--db', o.url, '--source', o.spec.name, '--dir', o.dir];
   if (o.chunkBytes) args.push('--chunk-bytes', String(o.chunkBytes));
   if (o.concurrency) args.push('--concurrency', String(o.concurrency));
+  if (o.extraArgs) args.push(...o.extraArgs);
   const r = check(await runProcess(process.execPath, args, { cwd: REPO_DIR, env: { ...process.env, ...o.env } }), 'project ingest');
   return { result: lastJsonLine<IngestChildResult>(r, 'project ingest'), processMs: r.wallMs };
 }
