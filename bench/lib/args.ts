@@ -42,7 +42,7 @@ export const USAGE = `npm run bench -- [options]
                        (default ingest,transform,e2e,workers; dashboard: API latency and page paint over the
                        built warehouse; workers: the compiled worker's idle and peak RSS over a whole run, and
                        one vs two worker processes loading one file's chunks; source-db: the order lines read
-                       from PostgreSQL and MariaDB by gudang against psql \copy / the mariadb client; see
+                       from PostgreSQL and MariaDB by gudang against psql's copy and the mariadb client; see
                        bench/README.md)
   --db-chunk-rows N    source-db: rows per chunk of a database read (default 250000: 4 chunks at 1M)
   --chunks             also run the fan-out sweep (chunks x concurrency) of the ingest engine
