@@ -11,6 +11,7 @@ import { planLoad, readPlan } from '../src/ingest/plan';
 import { ensurePlannedCopy, releasePlannedCopy } from '../src/sources/remote';
 import { planDbLoad } from '../src/ingest/db/read';
 import { discardLoad, publishLoad } from '../src/ingest/publish';
+import { relationsOf } from '../src/ingest/relations';
 import type { SourceSpec } from '../src/sources/types';
 import { failFastOnBadInput, heartbeating } from './common';
 
@@ -59,6 +60,11 @@ export interface PlannedLoad {
 export interface PublishLoadInput extends LoadRef {
   /** Let a source with no rows empty its staging table; otherwise such a load fails naming the file. */
   allowEmpty?: boolean;
+  /**
+   * Check the dataset's relations in which this source is the child (quarantine children of rejected parents, count
+   * orphans): set by runs that publish parents before children.
+   */
+  relations?: boolean;
 }
 
 export interface LoadChunkInput extends LoadRef {
@@ -187,6 +193,7 @@ export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
             workflowId: input.workflowId,
             heartbeat: beat,
             allowEmpty: input.allowEmpty,
+            relations: input.relations ? relationsOf(getDataset(input.dataset), input.source) : undefined,
           });
           if (outcome.status === 'published') await releaseFile(pool, input.runId, input.source);
           return outcome.status === 'published' ? { status: 'published', result: outcome.result } : { status: 'reload', reason: outcome.reason };

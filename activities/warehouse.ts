@@ -53,6 +53,9 @@ export function createWarehouseActivities(pool: Pool) {
           dataset: spec.name,
           sources: spec.sources.map((s) => ({ name: s.name, file: s.file, table: `${spec.schemas.staging}.${s.name}` })),
           layers: spec.layers.map((l) => ({ name: l.name, models: l.models.map((m) => m.name) })),
+          parents: Object.fromEntries(
+            spec.sources.map((s) => [s.name, [...new Set((spec.relations ?? []).filter((r) => r.child === s.name).map((r) => r.parent))]]),
+          ),
         };
       });
     },

@@ -97,6 +97,8 @@ export interface RunPlan {
   dataset: string;
   sources: { name: string; file: string; table: string }[];
   layers: { name: LayerName; models: string[] }[];
+  /** Per source, the sources it refers to (the dataset's relations): their loads publish first. */
+  parents?: Record<string, string[]>;
 }
 
 export interface LoadResult {
@@ -121,6 +123,16 @@ export interface LoadResult {
    * repaired (rows the source had and staging lacked, rows that differed, rows staging had that the source no longer has).
    */
   repaired?: { inserted: number; updated: number; deleted: number };
+  /**
+   * Rows quarantined with their parent row, which this run rejected (an order line of a rejected order): in
+   * ops.rejected_rows, not counted against the reject budget. rowsRead = rowsLoaded + rowsRejected + rowsQuarantined.
+   */
+  rowsQuarantined?: number;
+  /**
+   * Per relation of the dataset in which this source is the child: rows whose parent is missing (they load; the
+   * models map them to the unknown member); ops.orphans lists the missing keys. Absent when no relation was checked.
+   */
+  orphans?: { columns: string[]; parent: string; rows: number; keys: number }[];
 }
 
 export interface ModelResult {

@@ -31,7 +31,16 @@ export interface IngestSourceInput {
   period?: string;
 }
 
-export async function ingestSource(input: IngestSourceInput): Promise<LoadResult> {
+export interface IngestSourceOrder {
+  /** Resolves once every parent source (the dataset's relations) is published; the publish waits for it. */
+  parentsPublished: () => Promise<unknown>;
+}
+
+/**
+ * Loads one source. With `order`, its publish waits for its parents' and checks its relations (children of rejected
+ * parent rows quarantined, orphans counted); the chunks still load side by side with every other source's.
+ */
+export async function ingestSource(input: IngestSourceInput, order?: IngestSourceOrder): Promise<LoadResult> {
   if (!patched('ingest-plan-chunks-publish')) return loadSource(input);
   const { runId, workflowId } = workflowInfo();
   const ref = { dataset: input.dataset, source: input.source, runId, workflowId };
@@ -47,8 +56,9 @@ export async function ingestSource(input: IngestSourceInput): Promise<LoadResult
           loadChunk.executeWithOptions({ summary: `load ${input.source} chunk ${chunk + 1}/${n}${round > 0 ? ' (with row numbers)' : ''}` }, [{ ...ref, chunk }]),
         ),
       );
+      if (order) await order.parentsPublished();
       const outcome = await publishLoad.executeWithOptions({ summary: `publish ${input.source}` }, [
-        input.allowEmpty ? { ...ref, allowEmpty: true } : ref,
+        { ...ref, ...(input.allowEmpty ? { allowEmpty: true } : {}), ...(order ? { relations: true } : {}) },
       ]);
       if (outcome.status === 'published') return outcome.result;
     }

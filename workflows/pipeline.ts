@@ -167,6 +167,8 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
     // Write, audit, publish: models build where readers cannot see them, gates check them there, and a last
     // step publishes every built table at once. Runs recorded before that step publish each model as it builds.
     writeAuditPublish = patched('write-audit-publish');
+    // Parents publish before their children, which are checked against them (src/ingest/relations.ts).
+    const parentsFirst = plan.parents !== undefined && patched('parent-child-quarantine');
 
     const phases: RunStepName[] = ['ingest', ...plan.layers.map((l) => l.name)];
     const first = phases.indexOf(input.fromStep ?? 'ingest');
@@ -189,6 +191,29 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
     const loads: LoadResult[] = [];
     if (!skipped('ingest')) {
       progress.phase = 'ingest';
+      // one settled promise per source, resolved when it is published (rejected when its load failed)
+      const published = new Map<string, { promise: Promise<void>; settle: (err?: unknown) => void }>();
+      for (const s of plan.sources) {
+        let settle: (err?: unknown) => void = () => undefined;
+        const promise = new Promise<void>((resolve, reject) => {
+          settle = (err?: unknown) => (err === undefined ? resolve() : reject(err instanceof Error ? err : new Error(String(err))));
+        });
+        promise.catch(() => undefined);
+        published.set(s.name, { promise, settle });
+      }
+      const order = (source: string) =>
+        parentsFirst
+          ? {
+              parentsPublished: () =>
+                Promise.all(
+                  (plan.parents?.[source] ?? []).map((p) =>
+                    published.get(p)!.promise.catch(() => {
+                      throw ApplicationFailure.nonRetryable(`not published: its parent source ${p} did not load`, 'ParentNotLoaded');
+                    }),
+                  ),
+                ),
+            }
+          : undefined;
       loads.push(
         ...(await settleAll(
           plan.sources.map((s) => {
@@ -201,7 +226,19 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
               allowEmpty: input.allowEmpty,
               ...(input.sourceDb ? { sourceDb: input.sourceDb, period } : {}),
             };
-            return step(`load ${s.name}`, () => ingestSource(ingestInput), (e, r) => {
+            const mine = published.get(s.name)!;
+            const load = () =>
+              ingestSource(ingestInput, order(s.name)).then(
+                (r) => {
+                  mine.settle();
+                  return r;
+                },
+                (err: unknown) => {
+                  mine.settle(err ?? new Error('failed'));
+                  throw err;
+                },
+              );
+            return step(`load ${s.name}`, load, (e, r) => {
               e.rows = r.rowsLoaded;
               e.rowsIn = r.rowsRead;
             });

@@ -18,11 +18,22 @@ export function formatSummary(s: PipelineSummary): string {
   const out: string[] = [];
   out.push(`run ${s.workflowId} (${s.runId}) completed in ${formatMs(s.durationMs)}`);
   out.push('');
+  const quarantine = s.loads.some((l) => l.rowsQuarantined);
   out.push(
     table(
-      s.loads.map((l) => ({ source: l.file, table: l.table, read: l.rowsRead, loaded: l.rowsLoaded, rejected: l.rowsRejected, time: formatMs(l.durationMs) })),
+      s.loads.map((l) => ({
+        source: l.file,
+        table: l.table,
+        read: l.rowsRead,
+        loaded: l.rowsLoaded,
+        rejected: l.rowsRejected,
+        ...(quarantine ? { quarantined: l.rowsQuarantined ?? 0 } : {}),
+        time: formatMs(l.durationMs),
+      })),
     ),
   );
+  const notes = loadNotes(s);
+  if (notes.length > 0) out.push('', ...notes);
   out.push('');
   out.push(table(s.models.map((m) => ({ layer: m.layer, model: m.model, table: m.table, rows: m.rows, time: formatMs(m.durationMs) }))));
   out.push('');
@@ -32,4 +43,20 @@ export function formatSummary(s: PipelineSummary): string {
     ),
   );
   return out.join('\n');
+}
+
+/** One line per load with rows quarantined with their parent, and per relation with orphans. */
+export function loadNotes(s: Pick<PipelineSummary, 'loads' | 'runId'>): string[] {
+  const lines: string[] = [];
+  for (const l of s.loads) {
+    if (l.rowsQuarantined) {
+      lines.push(`${l.file}: ${l.rowsQuarantined} row(s) quarantined with their rejected parent row (ops.rejected_rows, run ${s.runId})`);
+    }
+    for (const o of l.orphans ?? []) {
+      lines.push(
+        `${l.file}: ${o.rows} orphan row(s): ${o.columns.join(', ')} not in ${o.parent} (${o.keys} missing key(s), in ops.orphans; loaded against the unknown member)`,
+      );
+    }
+  }
+  return lines;
 }

@@ -3,7 +3,7 @@ import { failureMessage } from '../client';
 import { backfillProgressQueryName, periodLabel, progressQueryName } from '../contracts';
 import type { BackfillProgress, BackfillRun, BackfillSummary, PipelineProgress, PipelineSummary, StepProgress } from '../contracts';
 import { formatDuration, formatTime } from './common';
-import { table } from './format';
+import { loadNotes, table } from './format';
 
 // Live progress of a run, from the workflow's `progress` query: a redrawn progress bar on a terminal, one plain
 // line per step change otherwise (a log file, CI, a pipe), then the same final report either way.
@@ -196,6 +196,8 @@ export function formatOutcome(workflowId: string, runId: string, outcome: RunOut
   }
   const steps = stepRows(outcome);
   if (steps.length > 0) lines.push('', table(steps, ['step', 'status', 'table', 'rows', 'time']));
+  const notes = outcome.summary ? loadNotes(outcome.summary) : [];
+  if (notes.length > 0) lines.push('', ...notes);
   const partitions = outcome.summary?.partitions;
   if (partitions && Object.keys(partitions).length > 0) {
     const list = Object.entries(partitions).map(([p, n]) => `${p}: ${n.toLocaleString('en-US')}`);

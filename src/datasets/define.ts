@@ -14,6 +14,7 @@ export function defineDataset(spec: DatasetSpec): DatasetSpec {
   const names = spec.sources.map((s) => s.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw new Error(`dataset ${spec.name}: two sources are named ${dup}`);
+  checkRelations(spec);
   for (const layer of spec.layers) {
     for (const model of layer.models) {
       const schema = model.table.split('.')[0];
@@ -23,6 +24,34 @@ export function defineDataset(spec: DatasetSpec): DatasetSpec {
     }
   }
   return { ...spec, sources: spec.sources.map((s) => ({ ...s, stagingSchema: spec.schemas.staging })) };
+}
+
+/** Relations name real sources and columns, a child's columns match its parent's primary key, and no cycle. */
+function checkRelations(spec: DatasetSpec): void {
+  const byName = new Map(spec.sources.map((s) => [s.name, s]));
+  for (const r of spec.relations ?? []) {
+    const what = `dataset ${spec.name}: relation ${r.child}(${r.columns.join(', ')}) -> ${r.parent}`;
+    const child = byName.get(r.child);
+    const parent = byName.get(r.parent);
+    if (!child || !parent) throw new Error(`${what}: no source named ${!child ? r.child : r.parent}`);
+    if (r.child === r.parent) throw new Error(`${what}: a source cannot be its own parent`);
+    if (r.columns.length === 0 || r.columns.length !== r.parentColumns.length) throw new Error(`${what}: columns and parentColumns differ in number`);
+    for (const c of r.columns) if (!Object.hasOwn(child.columns, c)) throw new Error(`${what}: ${c} is not a column of ${r.child}`);
+    if (r.parentColumns.join(',') !== parent.primaryKey.join(',')) throw new Error(`${what}: parentColumns must be ${r.parent}'s primary key (${parent.primaryKey.join(', ')})`);
+  }
+  // parents publish first: a cycle would wait forever
+  const parents = (name: string) => (spec.relations ?? []).filter((r) => r.child === name).map((r) => r.parent);
+  const visiting = new Set<string>();
+  const done = new Set<string>();
+  const visit = (name: string, path: string[]): void => {
+    if (done.has(name)) return;
+    if (visiting.has(name)) throw new Error(`dataset ${spec.name}: relations form a cycle: ${[...path, name].join(' -> ')}`);
+    visiting.add(name);
+    for (const p of parents(name)) visit(p, [...path, name]);
+    visiting.delete(name);
+    done.add(name);
+  };
+  for (const s of spec.sources) visit(s.name, []);
 }
 
 /** Every schema of the registered datasets must be distinct: no dataset reads or writes another's tables. */

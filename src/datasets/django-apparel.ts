@@ -103,6 +103,17 @@ export const djangoApparel: DatasetSpec = defineDataset({
   defaultSource: 'dataset',
   generator: 'dataset/generate/django-apparel.ts',
   sources,
+  relations: [
+    // an order line is part of its order: rejected with it
+    { child: 'order_details', columns: ['order_id'], parent: 'orders', parentColumns: ['order_id'], onParentRejected: 'quarantine' },
+    // references to dimensions: unknown member, counted as orphans
+    { child: 'order_details', columns: ['product_id'], parent: 'products', parentColumns: ['product_id'], onParentRejected: 'keep' },
+    { child: 'orders', columns: ['customer_id'], parent: 'customers', parentColumns: ['customer_id'], onParentRejected: 'keep' },
+    { child: 'orders', columns: ['city_id'], parent: 'cities', parentColumns: ['city_id'], onParentRejected: 'keep' },
+    { child: 'orders', columns: ['province_id'], parent: 'provinces', parentColumns: ['province_id'], onParentRejected: 'keep' },
+    { child: 'cities', columns: ['province_id'], parent: 'provinces', parentColumns: ['province_id'], onParentRejected: 'keep' },
+    { child: 'products', columns: ['product_category_id'], parent: 'product_categories', parentColumns: ['product_category_id'], onParentRejected: 'keep' },
+  ],
   layers: [
     {
       name: 'dimensions',

@@ -23,6 +23,24 @@ export interface DatasetSchemas {
   mart: string;
 }
 
+/**
+ * A foreign key between two sources of a dataset: `child.columns` hold the key (`parentColumns`, the parent's primary
+ * key) of a row of `parent`. Checked when the child is published, after its parent in the same run:
+ * - 'quarantine' (the child is part of its parent, as an order line of its order): a child row whose parent row was
+ *   rejected in this run is quarantined too (ops.rejected_rows, its reason naming the parent's file, row and key),
+ *   so facts never hold half an order;
+ * - 'keep' (a reference to a dimension): such rows load and the models map them to the unknown member.
+ * Either way, child rows whose parent is missing for any other reason are orphans, counted per relation in the load
+ * result, ops.loads.orphans and ops.orphans (one row per missing key).
+ */
+export interface RelationSpec {
+  child: string;
+  columns: string[];
+  parent: string;
+  parentColumns: string[];
+  onParentRejected: 'quarantine' | 'keep';
+}
+
 /** Everything that makes a dataset: its sources and its SQL. A new dataset is a new one of these, not a new workflow. */
 export interface DatasetSpec {
   name: string;
@@ -30,6 +48,8 @@ export interface DatasetSpec {
   /** Where its tables live; ops.* is shared by every dataset and keyed by dataset name. */
   schemas: DatasetSchemas;
   sources: SourceSpec[];
+  /** Foreign keys between sources (parents publish before their children in a run). */
+  relations?: RelationSpec[];
   layers: LayerSpec[];
   /** The real-time stream of this dataset (src/stream/), when it has one. */
   stream?: StreamSpec;

@@ -9,6 +9,7 @@ import type { LoadPlan } from './plan';
 import { planLoad } from './plan';
 import type { PublishTimings } from './publish';
 import { discardLoad, publishLoad } from './publish';
+import type { ActiveRelation } from './relations';
 
 // The whole ingest of one file in one process, without Temporal: plan -> chunks -> publish, the very functions the
 // activities run (workflows/ingest.ts does the same with one activity per step and the chunks side by side).
@@ -35,6 +36,8 @@ export interface IngestFileOptions {
   sourceRoot?: string;
   staleAfterMs?: number;
   heartbeat?: (details: Record<string, unknown>) => void;
+  /** Relations in which this source is the child (relationsOf(dataset, source)): checked against parents loaded in the same run. */
+  relations?: readonly ActiveRelation[];
 }
 
 export interface IngestTimings {
@@ -102,7 +105,12 @@ export async function ingestFile(pool: Pool, spec: SourceSpec, sourceDir: string
       timings.loadMs += Date.now() - t;
       timings.chunks = results.map((r) => ({ chunk: r.chunk, rows: r.rowsRead, durationMs: r.durationMs }));
       t = Date.now();
-      const outcome = await publishLoad(pool, spec, runId, { workflowId: opts.workflowId, heartbeat: opts.heartbeat, allowEmpty: opts.allowEmpty });
+      const outcome = await publishLoad(pool, spec, runId, {
+        workflowId: opts.workflowId,
+        heartbeat: opts.heartbeat,
+        allowEmpty: opts.allowEmpty,
+        relations: opts.relations,
+      });
       timings.publishMs += Date.now() - t;
       timings.publish = outcome.timings;
       if (outcome.status === 'published') return { ...outcome.result, runId, timings };

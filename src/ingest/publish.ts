@@ -1,7 +1,7 @@
 import type { LoadResult } from '../contracts';
 import type { Pool, PoolClient } from '../db';
 import { InputError } from '../errors';
-import { withTransaction } from '../db';
+import { withClient, withTransaction } from '../db';
 import type { SourceSpec } from '../sources/types';
 import { parseRejectBudget, withinBudget } from './budget';
 import { addRowKeysDDL, qualifiedLanding, ROW_KEY_COLUMNS } from './landing';
@@ -9,6 +9,8 @@ import type { LoadPlan } from './plan';
 import { readPlan } from './plan';
 import { mergePeriodIntoStaging } from './db/merge';
 import { quoteIdent, stagingSchema, stagingTable } from './staging';
+import type { ActiveRelation } from './relations';
+import { REJECTED_FOR_ITSELF, findOrphans, quarantineChildren, recordOrphans } from './relations';
 
 // Publishing a load: the landing table becomes staging.<source>, in one transaction, or nothing happens.
 //
@@ -44,6 +46,11 @@ export interface PublishOptions {
   heartbeat?: (details: Record<string, unknown>) => void;
   /** Let a load with no rows replace the staging table (an empty delivery); without it such a load fails. */
   allowEmpty?: boolean;
+  /**
+   * The relations in which this source is the child (src/ingest/relations.ts): checked against parents published in
+   * the same run. Absent: none.
+   */
+  relations?: readonly ActiveRelation[];
 }
 
 interface ChunkState {
@@ -75,17 +82,22 @@ export async function discardLoad(pool: Pool, runId: string, source: string): Pr
 async function rejectSummary(db: Pool | PoolClient, plan: LoadPlan) {
   const kinds = await db.query<{ kind: string; rows: string }>(
     `SELECT k AS kind, count(*) AS rows FROM ops.rejected_rows r, unnest(r.kinds) AS k
-      WHERE r.run_id = $1 AND r.source = $2 GROUP BY k ORDER BY count(*) DESC, k LIMIT 5`,
+      WHERE r.run_id = $1 AND r.source = $2 AND ${REJECTED_FOR_ITSELF} GROUP BY k ORDER BY count(*) DESC, k LIMIT 5`,
     [plan.runId, plan.source],
   );
   const first = await db.query<{ row_number: string; errors: string[] }>(
-    `SELECT row_number, errors FROM ops.rejected_rows WHERE run_id = $1 AND source = $2 AND row_number IS NOT NULL
+    `SELECT row_number, errors FROM ops.rejected_rows r WHERE run_id = $1 AND source = $2 AND row_number IS NOT NULL AND ${REJECTED_FOR_ITSELF}
       ORDER BY row_number LIMIT 10`,
     [plan.runId, plan.source],
   );
-  const count = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ops.rejected_rows WHERE run_id = $1 AND source = $2`, [plan.runId, plan.source]);
+  const count = await db.query<{ n: string; q: string }>(
+    `SELECT count(*) FILTER (WHERE ${REJECTED_FOR_ITSELF}) AS n, count(*) FILTER (WHERE NOT ${REJECTED_FOR_ITSELF}) AS q
+       FROM ops.rejected_rows r WHERE run_id = $1 AND source = $2`,
+    [plan.runId, plan.source],
+  );
   return {
     rejected: Number(count.rows[0]!.n),
+    quarantined: Number(count.rows[0]!.q),
     kinds: kinds.rows.map((k) => ({ kind: k.kind, rows: Number(k.rows) })),
     firstRows: first.rows.map((r) => Number(r.row_number)),
     firstErrors: first.rows[0]?.errors ?? [],
@@ -245,12 +257,24 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
   }
   timings.indexMs += Date.now() - t;
 
-  // 3. the budget, counting duplicates
-  const rejected = Number(
-    (await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ops.rejected_rows WHERE run_id = $1 AND source = $2`, [runId, spec.name])).rows[0]!.n,
-  );
+  // 3. children of rejected parents (quarantined with them; named by row number, so a plain load goes round again)
+  if (opts.relations?.length) {
+    const relations = opts.relations;
+    t = Date.now();
+    const matched = await beating(opts, 'parents', () => withTransaction(pool, (client) => quarantineChildren(client, spec, plan, relations, offsets)));
+    timings.dedupMs += Date.now() - t;
+    if (matched > 0 && plan.mode === 'plain') {
+      await switchToRowKeys(pool, plan);
+      return { status: 'reload', reason: `${matched} row(s) of ${plan.file} belong to parent rows rejected in this run: loading again with row numbers to name them`, timings };
+    }
+  }
+
+  // 4. the budget, counting duplicates (not the quarantined children: their parent was counted)
+  const counted = await rejectSummary(pool, plan);
+  const rejected = counted.rejected;
+  const quarantined = counted.quarantined;
   if (!withinBudget(budget, rejected, read)) await failOverBudget();
-  const loaded = read - rejected;
+  const loaded = read - rejected - quarantined;
   if (loaded === 0 && !opts.allowEmpty) {
     // An empty delivery would silently empty staging and every fact and mart built from it.
     await discardLoad(pool, runId, spec.name);
@@ -262,9 +286,14 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
     });
   }
 
-  // 4. swap into staging
+  // 5. orphans: rows whose parent is missing (they load; counted and listed)
+  const orphans = opts.relations?.length
+    ? await withClient(pool, (client) => findOrphans(client, spec, plan, opts.relations!))
+    : { counts: [], keys: [] };
+
+  // 6. swap into staging
   t = Date.now();
-  const summary = await rejectSummary(pool, plan);
+  const summary = counted;
   const created = await pool.query<{ created_at: Date }>(`SELECT created_at FROM ops.load_plans WHERE run_id = $1 AND source = $2`, [runId, spec.name]);
   const startedAt = created.rows[0]!.created_at;
   const result: LoadResult = {
@@ -280,6 +309,8 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
     rejectBudget: plan.rejectBudget,
     rejectKinds: summary.kinds,
     firstRejectedRows: summary.firstRows,
+    ...(quarantined > 0 ? { rowsQuarantined: quarantined } : {}),
+    ...(opts.relations?.length ? { orphans: orphans.counts } : {}),
   };
   await beating(opts, 'swap', () =>
     withTransaction(pool, async (client) => {
@@ -311,15 +342,20 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
       result.durationMs = Date.now() - startedAt.getTime();
       await client.query(
         `INSERT INTO ops.loads (run_id, workflow_id, dataset, source, file, sha256, rows_read, rows_loaded, rows_rejected, started_at, finished_at,
-                                source_uri, size_bytes, etag)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), $11, $12, $13)
+                                source_uri, size_bytes, etag, rows_quarantined, orphans)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), $11, $12, $13, $14, $15)
          ON CONFLICT (run_id, source) DO UPDATE SET
            workflow_id = EXCLUDED.workflow_id, file = EXCLUDED.file, sha256 = EXCLUDED.sha256,
            rows_read = EXCLUDED.rows_read, rows_loaded = EXCLUDED.rows_loaded, rows_rejected = EXCLUDED.rows_rejected,
            started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
-           source_uri = EXCLUDED.source_uri, size_bytes = EXCLUDED.size_bytes, etag = EXCLUDED.etag`,
-        [runId, opts.workflowId ?? '', plan.dataset, spec.name, plan.file, plan.sha256, read, loaded, rejected, startedAt, plan.sourceUri, plan.sizeBytes, plan.etag ?? null],
+           source_uri = EXCLUDED.source_uri, size_bytes = EXCLUDED.size_bytes, etag = EXCLUDED.etag,
+           rows_quarantined = EXCLUDED.rows_quarantined, orphans = EXCLUDED.orphans`,
+        [
+          runId, opts.workflowId ?? '', plan.dataset, spec.name, plan.file, plan.sha256, read, loaded, rejected, startedAt, plan.sourceUri, plan.sizeBytes, plan.etag ?? null,
+          quarantined, opts.relations?.length ? JSON.stringify(orphans.counts) : null,
+        ],
       );
+      await recordOrphans(client, plan, orphans.keys);
       await client.query(`UPDATE ops.load_plans SET status = 'published', result = $3, updated_at = now() WHERE run_id = $1 AND source = $2`, [
         runId,
         spec.name,

@@ -7,6 +7,7 @@ import ExcelJS from 'exceljs';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { Worker } from '@temporalio/worker';
 import { failureMessage, startPipeline } from '../../src/client';
+import { formatSummary } from '../../src/cli/format';
 import type { PipelineSummary } from '../../src/contracts';
 import { djangoApparel } from '../../src/datasets/django-apparel';
 import { InputError } from '../../src/errors';
@@ -383,8 +384,67 @@ void describe('through the pipeline (Temporal)', () => {
         ['product', 1, [999001]],
       ],
     );
+    // counted per relation in the run summary, ops.loads and, per missing key with the child ids, ops.orphans
+    const o = summary.loads.find((l) => l.source === 'orders')!;
+    assert.deepEqual(od.orphans, [
+      { columns: ['product_id'], parent: 'products', rows: 1, keys: 1 },
+    ]);
+    assert.deepEqual(o.orphans, [
+      { columns: ['customer_id'], parent: 'customers', rows: 1, keys: 1 },
+      { columns: ['city_id'], parent: 'cities', rows: 1, keys: 1 },
+    ]);
+    const loadsRow = await h.db.pool.query(`SELECT orphans FROM ops.loads WHERE run_id = $1 AND source = 'order_details'`, [run.runId]);
+    assert.deepEqual(loadsRow.rows[0].orphans, od.orphans);
+    const listed = await h.db.pool.query(
+      `SELECT source, columns, parent, parent_key, rows::int, child_keys FROM ops.orphans WHERE run_id = $1 ORDER BY source, parent`,
+      [run.runId],
+    );
+    assert.deepEqual(listed.rows, [
+      { source: 'order_details', columns: ['product_id'], parent: 'products', parent_key: '999', rows: 1, child_keys: ['999001'] },
+      { source: 'orders', columns: ['city_id'], parent: 'cities', parent_key: '99999', rows: 1, child_keys: ['999001'] },
+      { source: 'orders', columns: ['customer_id'], parent: 'customers', parent_key: '99999', rows: 1, child_keys: ['999001'] },
+    ]);
+    assert.match(formatSummary(summary), /order_details\.csv: 1 orphan row\(s\): product_id not in products \(1 missing key\(s\), in ops\.orphans/);
     const landing = await h.db.pool.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'landing'`);
     assert.equal(landing.rows[0].n, 0);
+  });
+
+  void test('a rejected order takes its lines with it: quarantined naming the order, and the run reconciles', async () => {
+    let lineRows: number[] = [];
+    const d = await brokenSeed(async (d) => {
+      const o = path.join(d, 'orders.csv');
+      const lines = (await readFile(o, 'utf8')).split('\n');
+      assert.match(lines[3]!, /^3,/);
+      lines[3] = lines[3]!.replace(/^3,2022-\d\d/, '3,2022-13'); // order 3 (file row 3): month 13, rejected
+      await writeFile(o, lines.join('\n'));
+      const details = (await readFile(path.join(d, 'order_details.csv'), 'utf8')).split('\n').slice(1);
+      lineRows = details.flatMap((l, i) => (l.split(',')[1] === '3' ? [i + 1] : []));
+    });
+    assert.ok(lineRows.length > 0);
+    const run = await startPipeline(h.client, h.config, { dataset: 'django-apparel', sourceDir: d, runKey: 'parent-rejected', rejectBudget: '1' });
+    const summary = (await run.handle.result()) as PipelineSummary;
+    const o = summary.loads.find((l) => l.source === 'orders')!;
+    const od = summary.loads.find((l) => l.source === 'order_details')!;
+    assert.equal(o.rowsRejected, 1);
+    assert.equal(od.rowsRejected, 0); // the budget of 1 is not spent by the order's lines
+    assert.equal(od.rowsQuarantined, lineRows.length);
+    assert.equal(od.rowsRead, od.rowsLoaded + od.rowsQuarantined!);
+    const ledger = await h.db.pool.query(`SELECT rows_read::int, rows_loaded::int, rows_rejected::int, rows_quarantined::int FROM ops.loads WHERE run_id = $1 AND source = 'order_details'`, [run.runId]);
+    assert.deepEqual(ledger.rows, [{ rows_read: od.rowsRead, rows_loaded: od.rowsLoaded, rows_rejected: 0, rows_quarantined: lineRows.length }]);
+    const quarantined = await h.db.pool.query<{ row_number: number; errors: string[]; kinds: string[] }>(
+      `SELECT row_number::int, errors, kinds FROM ops.rejected_rows WHERE run_id = $1 AND source = 'order_details' ORDER BY row_number`,
+      [run.runId],
+    );
+    assert.deepEqual(quarantined.rows.map((r) => r.row_number), lineRows);
+    for (const r of quarantined.rows) {
+      assert.deepEqual(r.errors, ['its parent row was rejected (orders orders.csv row 3, order_id=3): quarantined with it']);
+      assert.deepEqual(r.kinds, ['parent row rejected']);
+    }
+    // nothing of order 3 in the warehouse, and every gate (facts reconcile with staging, marts with facts) passed
+    const facts = await h.db.pool.query(`SELECT count(*)::int AS n FROM warehouse.fct_transactions WHERE order_id = 3`);
+    assert.equal(facts.rows[0].n, 0);
+    assert.ok(summary.gates.every((g) => g.checks.every((c) => c.passed)));
+    assert.match(formatSummary(summary), new RegExp(`order_details\\.csv: ${lineRows.length} row\\(s\\) quarantined with their rejected parent row`));
   });
 
   void test('over budget the run fails without retrying, and leaves no landing table behind', async () => {
