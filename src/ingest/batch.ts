@@ -146,14 +146,33 @@ export async function commitBatch(
   }
 }
 
-/** A COPY that PostgreSQL refused is a bug or a database problem, except for what bad input can still cause. */
-export function translateCopyError(err: unknown, plan: LoadPlan): unknown {
+/**
+ * The line of the batch's COPY stream holding the value PostgreSQL refused (a data exception, class 22), or undefined
+ * for any other error. Loaders map it back to the record (and its file row) it came from.
+ */
+export function refusedLine(err: unknown): number | undefined {
+  const pgErr = err as { code?: string; where?: string };
+  if (typeof pgErr.code !== 'string' || !pgErr.code.startsWith('22')) return undefined;
+  const m = /\bline (\d+)/.exec(pgErr.where ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * A COPY that PostgreSQL refused is a bug or a database problem, except for what bad input can still cause. Its
+ * message never names a line of the COPY stream (which means nothing to whoever wrote the file): `where`, when given,
+ * says where in the file the batch's records are.
+ */
+export function translateCopyError(err: unknown, plan: LoadPlan, where?: string): unknown {
   const pgErr = err as { code?: string; message?: string; where?: string };
   // 22xxx: data exceptions (a value PostgreSQL would not take although validation passed: e.g. numeric overflow)
   if (typeof pgErr.code === 'string' && pgErr.code.startsWith('22')) {
-    return new InputError('SourceFormatError', `${plan.file}: PostgreSQL refused a value: ${pgErr.message ?? ''}${pgErr.where ? ` (${pgErr.where})` : ''}`, {
-      file: plan.file,
-    });
+    const column = /column (\S+?):/.exec(pgErr.where ?? '')?.[1];
+    const header = column !== undefined ? plan.header[plan.copyColumns.indexOf(column)] : undefined;
+    return new InputError(
+      'SourceFormatError',
+      `${plan.file}${where ? ` ${where}` : ''}: PostgreSQL refused a value${header !== undefined ? ` of column ${header}` : ''}: ${pgErr.message ?? ''}`,
+      { file: plan.file },
+    );
   }
   return err;
 }

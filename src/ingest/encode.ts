@@ -27,9 +27,13 @@ export function textArrayLiteral(items: readonly string[]): string {
   return `{${items.map((s) => `"${s.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 
-/** JSON for a jsonb column: NUL characters (which jsonb cannot hold) become U+FFFD; bigints become strings. */
+/**
+ * JSON for a jsonb column: NUL characters and lone surrogates (kept bytes that are not UTF-8, unpaired UTF-16 halves),
+ * which jsonb cannot hold, become U+FFFD; bigints become strings.
+ */
 export function jsonForPg(value: unknown): string {
   const text = JSON.stringify(value, (_k, v: unknown) => {
+    if (typeof v === 'string') return v.replace(/[\uD800-\uDFFF]/gu, '\uFFFD');
     if (typeof v === 'bigint') return v.toString();
     if (v instanceof Date) return Number.isNaN(v.getTime()) ? 'Invalid Date' : v.toISOString();
     return v;

@@ -2,7 +2,7 @@ import type { RawRecord } from '../sources/types';
 import { readerFor } from '../sources/readers';
 import { validateRecord } from '../sources/validate';
 import type { BatchRunner, Checkpoint, RejectedRow } from './batch';
-import { MAX_REJECTS_PER_BATCH, closeCopy, commitBatch, openCopy, rejectFromErrors, rejectedSoFar, translateCopyError, write } from './batch';
+import { MAX_REJECTS_PER_BATCH, closeCopy, commitBatch, openCopy, refusedLine, rejectFromErrors, rejectedSoFar, translateCopyError, write } from './batch';
 import { csvField } from './encode';
 
 /** Excel, JSON, Parquet: the reader's records, validated one by one, in batches; a retry skips committed records. */
@@ -28,8 +28,13 @@ export const loadRecordBatches: BatchRunner = async (client, pool, spec, plan, c
       let rowsLoaded = committed.rowsLoaded;
       let rowsRejected = committed.rowsRejected;
       const rejects: RejectedRow[] = [];
+      // The batch's COPY lines and their records are kept: when PostgreSQL refuses a value the validation let through,
+      // that record is rejected (with its file row) and the batch is sent again without it.
+      const lines: string[] = [];
+      const lineRecords: RawRecord[] = [];
       await client.query('BEGIN');
-      const copy = openCopy(client, plan);
+      let copy = openCopy(client, plan);
+      let refused: unknown;
       try {
         let text = '';
         let n = 0;
@@ -55,7 +60,10 @@ export const loadRecordBatches: BatchRunner = async (client, pool, spec, plan, c
               line += csvField(result.row[plan.copyColumns[k]!], kinds[k]);
             }
             if (rowKeys) line += `,${chunk},${record.row}`;
-            text += line + '\n';
+            line += '\n';
+            text += line;
+            lines.push(line);
+            lineRecords.push(record);
             rowsLoaded++;
             if (text.length > 256 * 1024) {
               await write(copy.stream, Buffer.from(text, 'utf8'));
@@ -73,7 +81,39 @@ export const loadRecordBatches: BatchRunner = async (client, pool, spec, plan, c
       } catch (err) {
         copy.stream.destroy(err as Error);
         await client.query('ROLLBACK').catch(() => undefined);
-        throw translateCopyError(err, plan);
+        if (refusedLine(err) === undefined) throw translateCopyError(err, plan);
+        refused = err;
+      }
+      // PostgreSQL refused a value: reject its record, send the rest of the batch again (until it goes through)
+      while (refused !== undefined) {
+        const line = refusedLine(refused)!;
+        const record = lineRecords[line - 1];
+        if (!record) throw translateCopyError(refused, plan);
+        const pgErr = refused as { message?: string; where?: string };
+        const column = /column (\S+?):/.exec(pgErr.where ?? '')?.[1];
+        const header = column !== undefined ? plan.header[plan.copyColumns.indexOf(column)] : undefined;
+        rejects.push({
+          row: record.row,
+          raw: record.values,
+          errors: [`${header !== undefined ? `column ${header}: ` : ''}PostgreSQL refused the value: ${pgErr.message ?? String(refused)}`],
+          kinds: [`${header !== undefined ? `${header}: ` : ''}refused by PostgreSQL`],
+        });
+        lines.splice(line - 1, 1);
+        lineRecords.splice(line - 1, 1);
+        rowsLoaded--;
+        rowsRejected++;
+        refused = undefined;
+        await client.query('BEGIN');
+        copy = openCopy(client, plan);
+        try {
+          for (let i = 0; i < lines.length; i += 4096) await write(copy.stream, Buffer.from(lines.slice(i, i + 4096).join(''), 'utf8'));
+          await closeCopy(copy);
+        } catch (err) {
+          copy.stream.destroy(err as Error);
+          await client.query('ROLLBACK').catch(() => undefined);
+          if (refusedLine(err) === undefined) throw translateCopyError(err, plan);
+          refused = err;
+        }
       }
       const to: Checkpoint = { byteDone: eof ? plan.chunks[chunk]!.byteEnd : committed.byteDone, rowsRead, rowsLoaded, rowsRejected };
       const overBudget = await commitBatch(client, plan, chunk, token, batchFrom, to, rejects, budget, eof);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseRejectBudget } from '../ingest/budget';
+import { firstBadByte } from './readers/common';
 import type { ColumnKind, ColumnSpec, DatabaseSourceSpec, RejectBudgetSpec, SourceFormat, SourceSpec } from './types';
 
 // Column builders: one place that decides how a cell read from CSV/Excel/JSON/Parquet is coerced and stored.
@@ -84,13 +85,21 @@ const numericSchema = z.preprocess(
   }),
 );
 
-/** Text PostgreSQL can store: no NUL character, no unpaired UTF-16 surrogate (it would turn into U+FFFD on the way). */
+/**
+ * Text PostgreSQL can store: no NUL character, no byte that is not UTF-8 (readers keep such bytes as lone surrogates,
+ * see decodeUtf8KeepingBadBytes), no unpaired UTF-16 surrogate (it would turn into U+FFFD on the way).
+ */
 const textSchema = z.preprocess(
   (v) => (typeof v === 'number' || typeof v === 'bigint' ? String(v) : typeof v === 'string' ? v.trim() : v),
-  z
-    .string({ error: 'expected text' })
-    .refine((v) => !v.includes('\u0000'), { error: 'contains a NUL character (binary data?)', abort: true })
-    .refine((v) => !/[\uD800-\uDFFF]/u.test(v), { error: 'contains an unpaired UTF-16 surrogate (not valid Unicode text)' }),
+  z.string({ error: 'expected text' }).superRefine((v, ctx) => {
+    let message: string | undefined;
+    const bad = firstBadByte(v);
+    if (v.includes('\u0000')) message = 'contains a NUL character (binary data?)';
+    else if (bad !== undefined) {
+      message = `not valid UTF-8 text: byte 0x${bad.toString(16).toUpperCase()} (is the file in another encoding, e.g. Windows-1252 or Latin-1? save it as UTF-8)`;
+    } else if (/[\uD800-\uDFFF]/u.test(v)) message = 'contains an unpaired UTF-16 surrogate (not valid Unicode text)';
+    if (message) ctx.addIssue({ code: 'custom', message, abort: true });
+  }),
 );
 
 /** A calendar date-time at UTC, or undefined when any field is out of range (never rolled over into the next unit). Years 1-9999, as written. */

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import ExcelJS from 'exceljs';
 import JSZip from 'jszip';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { z } from 'zod';
 import { djangoApparel } from '../../src/datasets/django-apparel';
 import { InputError } from '../../src/errors';
 import { ingestFile } from '../../src/ingest/engine';
@@ -252,5 +253,87 @@ void describe('JSON and Parquet: read whole or refused; one bad value is one rej
       { source: 'customers', row_number: 2, errors: ['column first_name: contains a NUL character (binary data?) (got "B\\u0000o")'] },
       { source: 'products', row_number: 2, errors: ['column product_name: contains a NUL character (binary data?) (got "bad\\u0000name")'] },
     ]);
+  });
+});
+
+void describe('one bad value is one rejected row: bytes that are not UTF-8, values PostgreSQL refuses', () => {
+  const products = source('products');
+  const record = (id: number, name = 'A') => ({ product_id: id, product_name: name, size: 'M', price: 10, product_category_id: 1 });
+  const latin1 = (text: string) => Buffer.from(text, 'latin1');
+
+  void test('bytes that are not UTF-8 inside one JSON or Parquet text value reject that row, naming the byte', async () => {
+    // "Caf\xE9" as Latin-1 in the second record of a JSON file
+    const json = latin1(`[${JSON.stringify(record(1))},\n${JSON.stringify(record(2, 'Caf\u00e9'))},\n${JSON.stringify(record(3))}]`);
+    const r = await load(products, await fixture({ 'products.json': json }), { rejectBudget: '1' });
+    assert.deepEqual([r.rowsRead, r.rowsLoaded, r.rowsRejected], [3, 2, 1]);
+    const bytes = (s: string) => new TextEncoder().encode(s);
+    const parquet = parquetWriteBuffer({
+      columnData: [
+        { name: 'customer_id', type: 'INT64', data: [1n, 2n, 3n] },
+        { name: 'first_name', type: 'BYTE_ARRAY', data: [bytes('Ann'), Uint8Array.from([0x4a, 0x6f, 0xe9]), bytes('Cy')] },
+        { name: 'last_name', type: 'STRING', data: ['X', 'Y', 'Z'] },
+        { name: 'gender', type: 'STRING', data: ['F', 'M', 'F'] },
+      ],
+    });
+    const p = await load(source('customers'), await fixture({ 'customers.parquet': new Uint8Array(parquet) }), { rejectBudget: '1' });
+    assert.deepEqual([p.rowsRead, p.rowsLoaded, p.rowsRejected], [3, 2, 1]);
+    const rejects = await db.pool.query<{ source: string; row_number: number; errors: string[]; raw: Record<string, unknown> }>(
+      `SELECT source, row_number::int, errors, raw FROM ops.rejected_rows WHERE run_id IN ($1, $2) ORDER BY source`,
+      [r.runId, p.runId],
+    );
+    const why = 'not valid UTF-8 text: byte 0xE9 (is the file in another encoding, e.g. Windows-1252 or Latin-1? save it as UTF-8)';
+    assert.deepEqual(
+      rejects.rows.map((x) => [x.source, x.row_number, x.errors[0]!.replace(/ \(got .*\)$/, '')]),
+      [
+        ['customers', 2, `column first_name: ${why}`],
+        ['products', 2, `column product_name: ${why}`],
+      ],
+    );
+    // the rejected row as read: the bad byte shows as U+FFFD
+    assert.equal(rejects.rows[1]!.raw.product_name, 'Caf\ufffd');
+    const names = await db.pool.query(`SELECT string_agg(first_name, ',' ORDER BY customer_id) AS s FROM staging.customers`);
+    assert.equal(names.rows[0].s, 'Ann,Cy');
+  });
+
+  void test('bytes that are not UTF-8 outside any JSON string: the file is malformed there', async () => {
+    await fails(products, await fixture({ 'products.json': latin1(`[${JSON.stringify(record(1))},\n\u00e9]`) }), 'SourceFormatError', /^products\.json: .*line 2 column 1/);
+  });
+
+  // a column whose validation lets through what its PostgreSQL type refuses: only the database can say no
+  const smallints = defineSource({
+    name: 'smallints',
+    file: 'smallints.json',
+    format: 'json',
+    columns: { id: col.int(), n: { schema: z.string(), pgType: 'smallint', nullable: false } },
+    primaryKey: ['id'],
+  });
+
+  void test('a value PostgreSQL refuses in a JSON file rejects its row (file row, column), the rest of the batch loads', async () => {
+    const rows = [{ id: 1, n: '5' }, { id: 2, n: '70000' }, { id: 3, n: '7' }, { id: 4, n: '99999' }];
+    const r = await load(smallints, await fixture({ 'smallints.json': JSON.stringify(rows) }), { rejectBudget: '2' });
+    assert.deepEqual([r.rowsRead, r.rowsLoaded, r.rowsRejected], [4, 2, 2]);
+    const rejects = await db.pool.query<{ row_number: number; errors: string[] }>(
+      `SELECT row_number::int, errors FROM ops.rejected_rows WHERE run_id = $1 ORDER BY row_number`,
+      [r.runId],
+    );
+    assert.deepEqual(rejects.rows, [
+      { row_number: 2, errors: ['column n: PostgreSQL refused the value: value "70000" is out of range for type smallint'] },
+      { row_number: 4, errors: ['column n: PostgreSQL refused the value: value "99999" is out of range for type smallint'] },
+    ]);
+    const staged = await db.pool.query(`SELECT string_agg(n::text, ',' ORDER BY id) AS s FROM staging.smallints`);
+    assert.equal(staged.rows[0].s, '5,7');
+  });
+
+  void test('a value PostgreSQL refuses in a CSV file names the file row, not a line of the COPY stream', async () => {
+    const spec = defineSource({
+      name: 'smallints',
+      file: 'smallints.csv',
+      format: 'csv',
+      columns: { id: col.int(), note: col.text(), n: { schema: z.string(), pgType: 'smallint', nullable: false } },
+      primaryKey: ['id'],
+    });
+    // a quoted line break in row 2: the file's row 3 is line 5 of the file and line 4 of the COPY stream
+    await fails(spec, await fixture({ 'smallints.csv': 'id,note,n\n1,x,5\n2,"a\nb",6\n3,y,70000\n' }), 'SourceFormatError',
+      /^smallints\.csv row 3: PostgreSQL refused a value of column n: value "70000" is out of range for type smallint$/);
   });
 });

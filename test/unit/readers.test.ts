@@ -385,9 +385,17 @@ void describe('JSON reader', () => {
     await assertReadFails(readJson, await fixture('empty-array.json', '[ ]'), 'SourceFormatError', /^empty-array\.json: contains an empty array/);
   });
 
-  void test('invalid UTF-8', async () => {
-    const file = await fixture('latin1.json', Buffer.concat([Buffer.from('[{"a":"Bogot'), Buffer.from([0xe1]), Buffer.from('"}]')]));
-    await assertReadFails(readJson, file, 'SourceFormatError', /^latin1\.json: is not valid UTF-8 text/);
+  void test('invalid UTF-8: a bad byte inside a string is kept (as U+DCxx) for validation to reject its row; elsewhere the JSON is malformed', async () => {
+    const file = await fixture('latin1.json', Buffer.concat([Buffer.from('[{"a":"Bogot'), Buffer.from([0xe1]), Buffer.from('"}, {"a": "ok \u00e9"}]')]));
+    const stream = await readJson(file, { displayName: 'latin1.json' });
+    const records = [];
+    for await (const r of stream.records) records.push(r);
+    assert.deepEqual(records, [
+      { row: 1, values: { a: 'Bogot\udce1' } },
+      { row: 2, values: { a: 'ok \u00e9' } },
+    ]);
+    const outside = await fixture('latin1b.json', Buffer.concat([Buffer.from('[{"a":1}'), Buffer.from([0xe1]), Buffer.from(']')]));
+    await assertReadFails(readJson, outside, 'SourceFormatError', /^latin1b\.json: .*\(line 1 column 9\)$/);
   });
 });
 

@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { InputError } from '../../errors';
 import type { BatchRunner, Checkpoint } from '../batch';
-import { MAX_REJECTS_PER_BATCH, advance, closeCopy, commitBatch, openCopy, rejectedSoFar, translateCopyError, write } from '../batch';
+import { MAX_REJECTS_PER_BATCH, advance, closeCopy, commitBatch, openCopy, refusedLine, rejectedSoFar, translateCopyError, write } from '../batch';
 import { MAX_RECORD_BYTES } from './plan';
 import { CsvRowProcessor, csvLayout } from './rows';
 
@@ -104,7 +104,10 @@ export const loadCsvBatches: BatchRunner = async (client, pool, spec, plan, chun
       } catch (err) {
         copy.stream.destroy(err as Error);
         await client.query('ROLLBACK').catch(() => undefined);
-        throw translateCopyError(err, plan);
+        const line = refusedLine(err);
+        const row = line === undefined ? undefined : processor.rowOfStreamLine(line);
+        const where = row === undefined ? undefined : chunk === 0 ? `row ${row}` : `row ${row} of chunk ${chunk} (the chunk starting at byte ${plan.chunks[chunk]!.byteStart})`;
+        throw translateCopyError(err, plan, where);
       }
       const to: Checkpoint = {
         byteDone: eof ? byteEnd : fileOffset + bufStart,

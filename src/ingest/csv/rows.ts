@@ -75,6 +75,13 @@ export class CsvRowProcessor {
   pieces: Buffer[] = [];
   pieceBytes = 0;
   rejects: RejectedRow[] = [];
+  /**
+   * Where the current COPY stream's lines come from, to name the file row of a value PostgreSQL refuses: pairs
+   * (0-based stream line, chunk row) at the start of each run of consecutive records (one line each on the fast path).
+   */
+  lineMap: number[] = [];
+  /** Lines written to the current COPY stream (a re-encoded quoted value may span several). */
+  streamLines = 0;
   /** Records read so far in this chunk (the last one's row number). */
   rowsRead = 0;
   rowsLoaded = 0;
@@ -99,6 +106,25 @@ export class CsvRowProcessor {
     this.pieces = [];
     this.pieceBytes = 0;
     this.rejects = [];
+    this.lineMap = [];
+    this.streamLines = 0;
+  }
+
+  /** The chunk row of line `line` (1-based, as PostgreSQL counts) of the current COPY stream. */
+  rowOfStreamLine(line: number): number | undefined {
+    const map = this.lineMap;
+    for (let i = map.length - 2; i >= 0; i -= 2) {
+      if (map[i]! <= line - 1) return map[i + 1]! + (line - 1 - map[i]!);
+    }
+    return undefined;
+  }
+
+  private mapLine(row: number): void {
+    const map = this.lineMap;
+    const n = map.length;
+    // consecutive records on consecutive lines need no new entry
+    if (n >= 2 && map[n - 1]! + (this.streamLines - map[n - 2]!) === row) return;
+    map.push(this.streamLines, row);
   }
 
   private emit(piece: Buffer): void {
@@ -205,6 +231,8 @@ export class CsvRowProcessor {
       if (ok && !rowKeys) {
         const eol = scanner.eol;
         if (this.eol === EOL_NONE) this.eol = eol === EOL_NONE ? EOL_LF : eol;
+        this.mapLine(row);
+        this.streamLines++;
         if (eol === this.eol) {
           if (runStart < 0) runStart = ls;
           runEnd = next;
@@ -226,6 +254,8 @@ export class CsvRowProcessor {
       if (ok) {
         // row-keys mode: the line as read plus ",<chunk>,<row>"
         if (this.eol === EOL_NONE) this.eol = EOL_LF;
+        this.mapLine(row);
+        this.streamLines++;
         this.emit(buf.subarray(ls, ce));
         this.emit(Buffer.from(`,${this.rowKeysChunk},${row}${this.eol === EOL_CRLF ? '\r\n' : '\n'}`, 'latin1'));
         this.rowsLoaded++;
@@ -331,6 +361,11 @@ export class CsvRowProcessor {
     if (this.rowKeysChunk !== undefined) line += `,${this.rowKeysChunk},${row}`;
     if (this.eol === EOL_NONE) this.eol = EOL_LF;
     line += this.eol === EOL_CRLF ? '\r\n' : '\n';
+    this.mapLine(row);
+    // a quoted value with line breaks spans several lines of the stream (PostgreSQL counts them)
+    let breaks = 0;
+    for (let i = line.indexOf(this.eol === EOL_CRLF ? '\r' : '\n'); i !== -1; i = line.indexOf(this.eol === EOL_CRLF ? '\r' : '\n', i + 1)) breaks++;
+    this.streamLines += breaks;
     this.emit(Buffer.from(line, 'utf8'));
     this.rowsLoaded++;
   }

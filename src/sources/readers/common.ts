@@ -73,3 +73,46 @@ export function cleanName(name: unknown): string {
   const text = name === null || name === undefined ? '' : String(name);
   return text.replace(/^\uFEFF/, '').trim();
 }
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Decodes UTF-8, keeping every byte that is not valid UTF-8 as a lone surrogate U+DC80-U+DCFF (the byte + 0xDC00;
+ * valid UTF-8 never decodes to a lone surrogate). So a text value with bad bytes is not silently changed to U+FFFD:
+ * the column's check (src/sources/columns.ts) rejects its row naming the byte, and the rest of the file loads.
+ * `firstInvalid` finds the first bad byte of a buffer (-1: none; an incomplete sequence at the very end counts as bad here
+ * only when `final`).
+ */
+export function decodeUtf8KeepingBadBytes(bytes: Uint8Array, firstInvalid: (b: Buffer) => number): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    // walk it below
+  }
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let out = '';
+  let i = 0;
+  while (i < buf.length) {
+    const rest = buf.subarray(i);
+    let bad = firstInvalid(rest);
+    if (bad < 0) {
+      try {
+        out += strictUtf8.decode(rest);
+        break;
+      } catch {
+        // an incomplete sequence at the end: find its start
+        bad = rest.length - 1;
+        while (bad > 0 && (rest[bad]! & 0xc0) === 0x80) bad--;
+      }
+    }
+    out += strictUtf8.decode(rest.subarray(0, bad)) + String.fromCharCode(0xdc00 + rest[bad]!);
+    i += bad + 1;
+  }
+  return out;
+}
+
+/** The first byte kept by decodeUtf8KeepingBadBytes in `text`, or undefined when it has none. */
+export function firstBadByte(text: string): number | undefined {
+  const m = /[\uDC80-\uDCFF]/u.exec(text);
+  return m ? m[0].charCodeAt(0) - 0xdc00 : undefined;
+}

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { RawRecord, Reader, RecordStream } from '../types';
-import { checkFile, cleanName, formatError, ioError, setOwn } from './common';
+import { firstInvalidUtf8, incompleteTail } from '../../ingest/csv/utf8';
+import { checkFile, cleanName, decodeUtf8KeepingBadBytes, formatError, ioError, setOwn } from './common';
 
 /** One complete JSON value cut out of the text, with where it starts (1-based line and column). */
 interface JsonSlice {
@@ -9,29 +10,25 @@ interface JsonSlice {
   column: number;
 }
 
-/** Decodes the file as UTF-8 (fatal: invalid bytes are an error; a BOM is dropped), chunk by chunk. */
+/**
+ * Decodes the file as UTF-8 chunk by chunk (a BOM is dropped). A byte that is not UTF-8 is kept as a lone surrogate
+ * (decodeUtf8KeepingBadBytes): inside a string value, that value's row is rejected naming the byte; anywhere else the
+ * JSON is malformed there and the file fails naming the line and column.
+ */
 async function* textChunks(path: string, name: string): AsyncGenerator<string> {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
   const stream = createReadStream(path, { highWaterMark: 256 * 1024 });
-  let offset = 0;
+  let carry: Buffer = Buffer.alloc(0);
+  let first = true;
   try {
-    for await (const buf of stream as AsyncIterable<Buffer>) {
-      let text: string;
-      try {
-        text = decoder.decode(buf, { stream: true });
-      } catch {
-        throw formatError(name, `is not valid UTF-8 text (bad bytes between byte offsets ${Math.max(0, offset - 3)} and ${offset + buf.length})`);
-      }
-      offset += buf.length;
+    for await (const piece of stream as AsyncIterable<Buffer>) {
+      const buf = carry.length ? Buffer.concat([carry, piece]) : piece;
+      carry = incompleteTail(buf);
+      let text = decodeUtf8KeepingBadBytes(buf.subarray(0, buf.length - carry.length), firstInvalidUtf8);
+      if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      if (text) first = false;
       if (text) yield text;
     }
-    let tail: string;
-    try {
-      tail = decoder.decode();
-    } catch {
-      throw formatError(name, 'is not valid UTF-8 text (it ends in the middle of a character)');
-    }
-    if (tail) yield tail;
+    if (carry.length) yield decodeUtf8KeepingBadBytes(carry, firstInvalidUtf8);
   } catch (err) {
     throw ioError(err, name, path);
   } finally {

@@ -2,7 +2,8 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import type { RawRecord, Reader, RecordStream } from '../types';
-import { checkFile, cleanName, formatError, ioError, recordBuilder } from './common';
+import { firstInvalidUtf8 } from '../../ingest/csv/utf8';
+import { checkFile, cleanName, decodeUtf8KeepingBadBytes, formatError, ioError, recordBuilder } from './common';
 
 /** An AsyncBuffer over an open file: hyparquet asks for byte ranges (footer, column chunks) and gets only those. */
 function fileBuffer(handle: FileHandle, size: number): AsyncBuffer {
@@ -82,6 +83,8 @@ export const readParquet: Reader = async (path, options): Promise<RecordStream> 
             file: opened.file,
             metadata: opened.metadata,
             columns: names,
+            // text with bytes that are not UTF-8 keeps them (its row is rejected naming the byte), never U+FFFD
+            parsers: { stringFromBytes: (bytes: Uint8Array | undefined) => (bytes === undefined ? bytes : decodeUtf8KeepingBadBytes(bytes, firstInvalidUtf8)) },
             rowStart,
             rowEnd,
             onComplete: (data: unknown[][]) => {
