@@ -133,6 +133,11 @@ export interface LoadResult {
    * models map them to the unknown member); ops.orphans lists the missing keys. Absent when no relation was checked.
    */
   orphans?: { columns: string[]; parent: string; rows: number; keys: number }[];
+  /**
+   * A read from a source database with a watermark column: rows above `above` (absent: a full read) up to `upTo`
+   * were read; an incremental read says what it inserted into staging and what it updated there.
+   */
+  watermark?: { column: string; above?: string; upTo?: string; inserted?: number; updated?: number };
 }
 
 export interface ModelResult {

@@ -275,7 +275,7 @@ const USAGE = `Usage: tsx dataset/generate.ts [options]
                          parquet → customers.parquet
   --to-db URL          then seed the shop database at URL (postgres:// or mariadb://) with the generated
                        orders and order lines: tables orders and order_details (re)created and filled from
-                       the CSV files as they stream (PostgreSQL COPY FROM STDIN, MariaDB LOAD DATA LOCAL INFILE)
+                       the CSV files as they stream (PostgreSQL COPY FROM STDIN, MariaDB multi-row INSERTs of 1,000 rows)
   -h, --help           this text
 `;
 

@@ -7,7 +7,8 @@ import { parseRejectBudget, withinBudget } from './budget';
 import { addRowKeysDDL, qualifiedLanding, ROW_KEY_COLUMNS } from './landing';
 import type { LoadPlan } from './plan';
 import { readPlan } from './plan';
-import { mergePeriodIntoStaging } from './db/merge';
+import { mergeNewRowsIntoStaging, mergePeriodIntoStaging } from './db/merge';
+import { forgetWatermark, recordWatermark } from './db/watermark';
 import { quoteIdent, stagingSchema, stagingTable } from './staging';
 import type { ActiveRelation } from './relations';
 import { REJECTED_FOR_ITSELF, findOrphans, quarantineChildren, recordOrphans } from './relations';
@@ -275,7 +276,9 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
   const quarantined = counted.quarantined;
   if (!withinBudget(budget, rejected, read)) await failOverBudget();
   const loaded = read - rejected - quarantined;
-  if (loaded === 0 && !opts.allowEmpty) {
+  // an incremental read (rows above the watermark of the last read) adds to staging; finding nothing new is normal
+  const incremental = plan.dbRead?.watermark?.above !== undefined && !plan.dbRead.periodKey;
+  if (loaded === 0 && !opts.allowEmpty && !incremental) {
     // An empty delivery would silently empty staging and every fact and mart built from it.
     await discardLoad(pool, runId, spec.name);
     const why = read === 0 ? 'has no data rows (an empty or header-only delivery)' : `has no valid rows (all ${read} row(s) rejected)`;
@@ -320,10 +323,13 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
       // The swap needs the old table to itself for a moment: wait for its readers, but not forever (the activity
       // fails, is retried later, and nothing has changed meanwhile).
       await client.query(`SET LOCAL lock_timeout = '60s'`);
-      // a period read from a source database replaces only that month's rows (src/ingest/db/merge.ts)
+      // a period read from a source database replaces only that month's rows, an incremental read adds its rows
+      // (src/ingest/db/merge.ts); everything else replaces the table
+      const merged = Boolean(plan.dbRead?.periodKey) || incremental;
       if (plan.dbRead?.periodKey) result.repaired = await mergePeriodIntoStaging(client, spec, plan, startedAt);
+      else if (incremental) result.watermark = { ...plan.dbRead!.watermark!, ...(await mergeNewRowsIntoStaging(client, spec, plan, startedAt)) };
       else await client.query('SAVEPOINT swap');
-      if (!plan.dbRead?.periodKey) try {
+      if (!merged) try {
         await client.query(`DROP TABLE IF EXISTS ${target}`);
         const schema = quoteIdent(stagingSchema(spec));
         await client.query(`ALTER TABLE ${landing} SET SCHEMA ${schema}`);
@@ -339,6 +345,11 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
         await client.query(`INSERT INTO ${target} (${cols}) SELECT ${cols} FROM ${landing}`);
         await client.query(`DROP TABLE ${landing}`);
       }
+      // what staging now holds up to, for the next read (a period read leaves the watermark as it was)
+      if (plan.dbRead?.watermark && !plan.dbRead.periodKey) {
+        result.watermark ??= { ...plan.dbRead.watermark };
+        await recordWatermark(client, plan, read);
+      } else if (!plan.dbRead?.periodKey) await forgetWatermark(client, plan.dataset, spec.name);
       result.durationMs = Date.now() - startedAt.getTime();
       await client.query(
         `INSERT INTO ops.loads (run_id, workflow_id, dataset, source, file, sha256, rows_read, rows_loaded, rows_rejected, started_at, finished_at,

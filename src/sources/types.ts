@@ -59,7 +59,11 @@ export interface DatabaseSourceSpec {
   periodColumn?: string;
   /** Or: the period comes through a parent row (order_details through its order): this.foreignKey = parent.key, parent.column in the month. */
   periodVia?: { table: string; foreignKey: string; key: string; column: string };
-  /** A column that grows with every insert or update (e.g. updated_at). Declared only: watermark reads are not implemented yet. */
+  /**
+   * A column that grows with every insert (or insert and update, e.g. updated_at): repeated reads of the same table
+   * read only rows above the last read's highest value and merge them into staging (ops.source_watermarks;
+   * src/ingest/db/watermark.ts). Period reads ignore it.
+   */
   watermarkColumn?: string;
 }
 

@@ -44,5 +44,9 @@ void describe('database reads', () => {
     });
     assert.match(via, /^WHERE EXISTS \(SELECT 1 FROM `orders` p WHERE p\.`order_id` = t\.`order_id` AND p\.`order_date` >= '2022-03-01 00:00:00'/);
     assert.throws(() => whereClause('postgres', { table: 't', columns: [], key: 'k' }, 1.5, 2), /not a safe integer/);
+    const wm = whereClause('postgres', { table: 'orders', columns: ['order_id'], key: 'order_id', watermark: { column: 'updated_at', above: "2022-03-01 10:00:00.123456", upTo: "2022-03-02 00:00:00" } });
+    assert.equal(wm, `WHERE t."updated_at" > '2022-03-01 10:00:00.123456' AND t."updated_at" <= '2022-03-02 00:00:00'`);
+    const quoted = whereClause('mariadb', { table: 'orders', columns: ['order_id'], key: 'order_id', watermark: { column: 'note', above: "it's a \\" } });
+    assert.equal(quoted, "WHERE t.`note` > 'it''s a \\\\'", 'a watermark value is a quoted literal (backslash doubled for MariaDB)');
   });
 });

@@ -48,3 +48,31 @@ export async function mergePeriodIntoStaging(client: PoolClient, spec: SourceSpe
   await client.query(`DROP TABLE ${L}`);
   return { inserted: inserted.rowCount ?? 0, updated: updated.rowCount ?? 0, deleted: deleted.rowCount ?? 0 };
 }
+
+/**
+ * An incremental read (rows above the source's watermark) adds to staging instead of replacing it: a row staging
+ * lacks is inserted, a row it has is updated when it differs. Nothing is deleted (a watermark cannot see deletes;
+ * a period run reconciles its month, deletes included). Runs inside publish's transaction; drops the landing table.
+ */
+export async function mergeNewRowsIntoStaging(client: PoolClient, spec: SourceSpec, plan: LoadPlan, readStartedAt: Date): Promise<{ inserted: number; updated: number }> {
+  const read = plan.dbRead!;
+  const T = stagingTable(spec);
+  const L = qualifiedLanding(plan.landingTable);
+  const key = quoteIdent(read.key);
+  const cols = Object.keys(spec.columns).map(quoteIdent);
+  const fresh = TOUCHED.replace('%KEY%', key);
+  const args = [plan.dataset, spec.name, readStartedAt];
+  const updated = await client.query(
+    `UPDATE ${T} T SET (${cols.join(', ')}) = (${cols.map((c) => `L.${c}`).join(', ')}) FROM ${L} L
+      WHERE L.${key} = T.${key} AND (${cols.map((c) => `T.${c}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `L.${c}`).join(', ')}) AND ${fresh}`,
+    args,
+  );
+  const inserted = await client.query(
+    `INSERT INTO ${T} (${cols.join(', ')}) SELECT ${cols.map((c) => `L.${c}`).join(', ')} FROM ${L} L
+      WHERE NOT EXISTS (SELECT 1 FROM ${T} T WHERE T.${key} = L.${key})
+        AND NOT EXISTS (SELECT 1 FROM ops.stream_touched s WHERE s.dataset = $1 AND s.source = $2 AND s.key = L.${key} AND s.applied_at > $3)`,
+    args,
+  );
+  await client.query(`DROP TABLE ${L}`);
+  return { inserted: inserted.rowCount ?? 0, updated: updated.rowCount ?? 0 };
+}

@@ -11,6 +11,7 @@ import type { ChunkRange, LoadPlan, PlanOptions } from '../plan';
 import { forgetPlan, readPlan, storePlan, sweepLandingTables } from '../plan';
 import type { ReadQuery } from './source';
 import { withSource } from './source';
+import { previousWatermark } from './watermark';
 
 // Planning the load of a source from a table of a source database: the same plan as a file's (ops.load_plans,
 // ops.load_chunks, an empty landing table), with primary-key ranges where a file has byte ranges. A chunk reads
@@ -76,7 +77,8 @@ export function keyRanges(min: number, max: number, count: number, rows: number)
   return out;
 }
 
-const sameRead = (a: DbRead | undefined, b: DbRead) => a !== undefined && a.locator === b.locator && a.table === b.table && a.periodKey === b.periodKey;
+const sameRead = (a: DbRead | undefined, b: DbRead) =>
+  a !== undefined && a.locator === b.locator && a.table === b.table && a.periodKey === b.periodKey && a.watermark?.above === b.watermark?.above;
 
 /**
  * Plans the load of `spec` from its table in the source database: checks the table and its columns, counts the
@@ -87,6 +89,11 @@ export async function planDbLoad(pool: Pool, spec: SourceSpec, opts: DbPlanOptio
   const locator = sourceDbLocator(opts.sourceDb);
   const query = dbReadQuery(spec, opts.period);
   const file = describeSourceTable(locator, query.table);
+  // an incremental read: rows above the watermark of the last read of this table (a period read reads its month)
+  const wmColumn = spec.database?.watermarkColumn;
+  if (wmColumn && !query.period) {
+    query.watermark = { column: wmColumn, above: await previousWatermark(pool, spec, opts.dataset, locator, query.table, wmColumn) };
+  }
   const wanted: DbRead = { ...query, locator, batchKeys: 1, periodKey: query.period ? opts.period : undefined };
 
   const existing = await readPlan(pool, opts.runId, spec.name);
@@ -112,6 +119,8 @@ export async function planDbLoad(pool: Pool, spec: SourceSpec, opts: DbPlanOptio
   const span = Math.max(1, stats.max - stats.min + 1);
   const density = stats.count > 0 ? stats.count / span : 1;
   const read: DbRead = { ...wanted, batchKeys: Math.max(1, Math.floor((opts.batchRows ?? DB_BATCH_ROWS) / density)) };
+  // read up to the highest watermark seen now, no further: what arrives meanwhile is the next read's
+  if (read.watermark) read.watermark = { ...read.watermark, upTo: stats.watermark ?? read.watermark.above };
   await sweepLandingTables(pool, opts.staleAfterMs ?? 24 * 3600_000);
 
   // A table has no bytes to hash: the fingerprint of a database load is what was read and what the count said.

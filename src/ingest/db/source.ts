@@ -19,8 +19,12 @@ export interface ReadQuery {
   key: string;
   /** Rows of one month only: by a column of the table, or through a parent row. */
   period?: { starts: string; ends: string; column?: string; via?: { table: string; foreignKey: string; key: string; column: string } };
-  /** Rows above a watermark only. */
-  watermark?: { column: string; above?: string };
+  /**
+   * The watermark column (DatabaseSourceSpec.watermarkColumn): the read takes rows above `above` (absent: every
+   * row) up to `upTo` included (the highest value when the read was planned: a row that arrives meanwhile is left
+   * for the next read, so the recorded watermark is exactly what was read).
+   */
+  watermark?: { column: string; above?: string; upTo?: string };
 }
 
 export interface KeyStats {
@@ -42,7 +46,8 @@ export interface SourceConnection {
 }
 
 const quote = (kind: SourceDbKind, name: string) => (kind === 'postgres' ? `"${name.replace(/"/g, '""')}"` : `\`${name.replace(/`/g, '``')}\``);
-const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
+// MariaDB reads a backslash in a string literal as an escape (unless NO_BACKSLASH_ESCAPES): doubled there
+const literalFor = (kind: SourceDbKind) => (s: string) => `'${(kind === 'mariadb' ? s.replace(/\\/g, '\\\\') : s).replace(/'/g, "''")}'`;
 
 function checkInt(n: number): string {
   if (!Number.isSafeInteger(n)) throw new Error(`key bound ${n} is not a safe integer`);
@@ -52,6 +57,7 @@ function checkInt(n: number): string {
 /** The WHERE clause of a read (without the key range when lo/hi are undefined). */
 export function whereClause(kind: SourceDbKind, q: ReadQuery, lo?: number, hi?: number): string {
   const id = (n: string) => quote(kind, n);
+  const literal = literalFor(kind);
   const parts: string[] = [];
   if (lo !== undefined) parts.push(`t.${id(q.key)} >= ${checkInt(lo)}`);
   if (hi !== undefined) parts.push(`t.${id(q.key)} < ${checkInt(hi)}`);
@@ -67,6 +73,7 @@ export function whereClause(kind: SourceDbKind, q: ReadQuery, lo?: number, hi?: 
     }
   }
   if (q.watermark?.above !== undefined) parts.push(`t.${id(q.watermark.column)} > ${literal(q.watermark.above)}`);
+  if (q.watermark?.upTo !== undefined) parts.push(`t.${id(q.watermark.column)} <= ${literal(q.watermark.upTo)}`);
   return parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '';
 }
 
@@ -76,7 +83,8 @@ function selectSql(kind: SourceDbKind, q: ReadQuery, lo: number, hi: number): st
 }
 
 function statsSql(kind: SourceDbKind, q: ReadQuery): string {
-  const wm = q.watermark ? `, max(t.${quote(kind, q.watermark.column)})` : ', NULL';
+  // the highest watermark as the server prints it (PostgreSQL: as text, so a timestamp keeps its microseconds)
+  const wm = q.watermark ? `, max(t.${quote(kind, q.watermark.column)})${kind === 'postgres' ? '::text' : ''}` : ', NULL';
   return `SELECT min(t.${quote(kind, q.key)}), max(t.${quote(kind, q.key)}), count(*)${wm} FROM ${quote(kind, q.table)} t ${whereClause(kind, q)}`;
 }
 
