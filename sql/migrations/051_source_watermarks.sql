@@ -1,4 +1,4 @@
--- 041_source_watermarks: incremental reads from a source database (src/ingest/db/watermark.ts).
+-- 051_source_watermarks: incremental reads from a source database (src/ingest/db/watermark.ts).
 --
 --   ops.source_watermarks  per dataset and source: the highest value of the source's watermark column
 --                          (DatabaseSourceSpec.watermarkColumn) that staging holds, from which database (locator:
