@@ -2,6 +2,7 @@ import type { Pool } from '../src/db';
 import { createBackupActivities } from './backup';
 import { createIngestActivities } from './ingest';
 import { createOpsActivities } from './ops';
+import { createStreamActivities } from './stream';
 import { createWarehouseActivities } from './warehouse';
 
 // All I/O of the pipeline lives in activities. Every activity is safe to retry:
@@ -14,6 +15,7 @@ export function createActivities(pool: Pool) {
     ...createWarehouseActivities(pool),
     ...createOpsActivities(pool),
     ...createBackupActivities(pool),
+    ...createStreamActivities(pool),
   };
 }
 

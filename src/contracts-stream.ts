@@ -16,10 +16,12 @@ export interface StreamInput {
   sourceDb: string;
   /** How long one runStream activity captures before it returns (default 60 s). */
   stretchMs?: number;
+  /** Stretches per workflow run before it continues as new (default 30; history stays a few hundred events). */
+  stretchesPerRun?: number;
   /** Set when the workflow continues as new: the slot exists and the initial load is done. */
   prepared?: boolean;
   /** Totals carried across continue-as-new. */
-  totals?: { stretches: number; batches: number; changes: number };
+  totals?: { stretches: number; batches: number; changes: number; lastLagMs?: number | null; appliedLsn?: string | null };
 }
 
 /** What one runStream activity did. */
@@ -47,3 +49,13 @@ export interface StreamStatus {
 
 export const streamStatusQueryName = 'streamStatus';
 export const streamStopSignalName = 'stop';
+
+/** The stop signal's argument: drop the slot (and publication) on the source, or keep it so a restart loses nothing. */
+export interface StreamStopRequest {
+  dropSlot?: boolean;
+}
+
+/** What the stream workflow returns when stopped. */
+export interface StreamResult extends StreamStatus {
+  slotDropped: boolean;
+}

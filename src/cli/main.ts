@@ -17,6 +17,7 @@ commands:
   rerun      redo a failed or finished run, optionally from a later step (--from-step facts)
   schedule   the monthly schedule: create, describe, list, pause, unpause, trigger, update, delete, backfill
   backup     warehouse backups: create (a workflow), list, verify, restore into an empty database
+  stream     the real-time stream from the shop's PostgreSQL: start, status (lag, batch sizes, retained WAL), stop
 
 Run \`gudang <command> --help\` for a command's options.
 
@@ -55,6 +56,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   backup: async () => {
     const m = await import('./backup');
     return { run: m.backupCommand, help: m.BACKUP_HELP };
+  },
+  stream: async () => {
+    const m = await import('./stream');
+    return { run: m.streamCommand, help: m.STREAM_HELP };
   },
   schedule: async () => {
     const m = await import('./schedule');

@@ -139,7 +139,7 @@ export const djangoApparel: DatasetSpec = defineDataset({
       ],
     },
   ],
-  stream: { sources: ['orders', 'order_details'], unit: 'order_id', apply: 'models/django-apparel/stream/apply.sql' },
+  stream: { sources: ['orders', 'order_details'], unit: 'order_id', apply: 'models/django-apparel/stream/apply.sql', indexed: ['warehouse.fct_transactions'] },
   headlines: [
     {
       title: 'Revenue by month (mart.dm_revenue_by_months)',

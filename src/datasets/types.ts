@@ -82,4 +82,9 @@ export interface StreamSpec {
   unit: string;
   /** SQL file (relative to sql/) run per micro-batch after staging has the changes. */
   apply: string;
+  /**
+   * Published tables the apply SQL finds rows of by unit (e.g. the fact): the stream keeps an index on (unit) on
+   * each, and on each streamed staging table, re-creating it after a run publishes a new table.
+   */
+  indexed?: string[];
 }

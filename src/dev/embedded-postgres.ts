@@ -26,6 +26,8 @@ export interface EmbeddedPostgresOptions {
   dataDir?: string;
   /** TCP port on 127.0.0.1; default a free port. */
   port?: number;
+  /** More server settings, e.g. { wal_level: 'logical' } for a source of the real-time stream. */
+  settings?: Record<string, string>;
 }
 
 export interface EmbeddedPostgres {
@@ -250,6 +252,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
 
   // fsync off: a throwaway server; TCP only, no socket files in /tmp or /var/run/postgresql.
   const flags = ['-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
+  for (const [name, value] of Object.entries(opts.settings ?? {})) {
+    if (!/^[a-z_.]+$/.test(name)) throw new Error(`embedded PostgreSQL: setting name ${JSON.stringify(name)} is not a PostgreSQL setting name`);
+    flags.push('-c', `${name}=${value}`);
+  }
   const child = spawnTracked(bin.postgres, ['-D', dataDir, '-p', String(port), ...flags], { ...user, exitSignal: 'SIGINT', env: { ...process.env, LC_ALL: 'C' } });
   const tail = new OutputTail(40).follow(child);
   if (process.env.GUDANG_PG_DEBUG) tail.onLine((line) => log(line));

@@ -31,7 +31,12 @@ export async function mergePeriodIntoStaging(client: PoolClient, spec: SourceSpe
     : `EXISTS (SELECT 1 FROM ${quoteIdent(stagingSchema(spec))}.${quoteIdent(p.via!.table)} P
                 WHERE P.${quoteIdent(p.via!.key)} = T.${quoteIdent(p.via!.foreignKey)}
                   AND P.${quoteIdent(p.via!.column)} >= '${p.starts}' AND P.${quoteIdent(p.via!.column)} < '${p.ends}')`;
-  const fresh = TOUCHED.replace('%KEY%', key);
+  // A row whose month comes through its parent (a line through its order) is also left alone when the stream changed
+  // the parent after the read: an order the stream moved into or out of the month decides which lines belong to it.
+  const parentFresh = p.via
+    ? ` AND NOT EXISTS (SELECT 1 FROM ops.stream_touched s WHERE s.dataset = $1 AND s.source = '${p.via.table.replace(/'/g, "''")}' AND s.key = T.${quoteIdent(p.via.foreignKey)} AND s.applied_at > $3)`
+    : '';
+  const fresh = TOUCHED.replace('%KEY%', key) + parentFresh;
   const args = [plan.dataset, spec.name, readStartedAt];
   const deleted = await client.query(`DELETE FROM ${T} T WHERE ${inPeriod} AND NOT EXISTS (SELECT 1 FROM ${L} L WHERE L.${key} = T.${key}) AND ${fresh}`, args);
   const updated = await client.query(

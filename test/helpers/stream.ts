@@ -1,0 +1,153 @@
+/**
+ * Shared by the stream tests (test/integration/stream.test.ts, test/faults/stream-*.test.ts): changes made to the
+ * shop database while a stream runs, and the check that the warehouse the stream left equals a batch run over the
+ * same source rows.
+ */
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+
+/** What the stream writes: staging of the streamed sources, the fact and the marts. Numbers compared by value. */
+export async function streamedTables(pool: pg.Pool): Promise<Record<string, string[]>> {
+  const tables = ['staging.orders', 'staging.order_details', 'warehouse.fct_transactions', 'warehouse.dim_date', 'mart.dm_revenue_by_months', 'mart.dm_perfomance_product_by_cities'];
+  const out: Record<string, string[]> = {};
+  for (const t of tables) {
+    const { rows } = await pool.query<{ r: string }>(`SELECT row_to_json(x)::text AS r FROM ${t} x`);
+    out[t] = rows.map((r) => JSON.stringify(JSON.parse(r.r))).sort();
+  }
+  return out;
+}
+
+/** Asserts two dumps are equal, naming the table and the first differing rows when they are not. */
+export function assertSameTables(actual: Record<string, string[]>, expected: Record<string, string[]>, what: string): void {
+  for (const t of Object.keys(expected)) {
+    const a = new Set(actual[t]);
+    const e = new Set(expected[t]);
+    const missing = [...e].filter((r) => !a.has(r)).slice(0, 5);
+    const extra = [...a].filter((r) => !e.has(r)).slice(0, 5);
+    assert.ok(missing.length === 0 && extra.length === 0 && actual[t]!.length === expected[t]!.length, `${what}: ${t} differs (${actual[t]!.length} vs ${expected[t]!.length} rows); only in the batch run: ${missing.join(' ')}; only after the stream: ${extra.join(' ')}`);
+  }
+}
+
+interface ShopIds {
+  order: number;
+  line: number;
+  products: { id: number; price: number }[];
+  cities: number[];
+  customers: number[];
+}
+
+async function shopIds(shop: pg.Pool): Promise<ShopIds> {
+  const { rows } = await shop.query(`SELECT (SELECT max(order_id) FROM orders)::int AS o, (SELECT max(order_detail_id) FROM order_details)::int AS d`);
+  const products = await shop.query(`SELECT DISTINCT product_id::int AS id, item_price::float8 AS price FROM order_details ORDER BY 1 LIMIT 20`);
+  const cities = await shop.query(`SELECT DISTINCT city_id::int AS c FROM orders ORDER BY 1 LIMIT 10`);
+  const customers = await shop.query(`SELECT DISTINCT customer_id::int AS c FROM orders ORDER BY 1 LIMIT 10`);
+  const seen = new Set<number>();
+  return {
+    order: rows[0].o,
+    line: rows[0].d,
+    products: products.rows.filter((p) => !seen.has(p.id) && seen.add(p.id)),
+    cities: cities.rows.map((r) => r.c),
+    customers: customers.rows.map((r) => r.c),
+  };
+}
+
+/** A deterministic little PRNG, so a failing run can be repeated. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/**
+ * Makes `rounds` rounds of changes, each its own few source transactions: new orders with lines (some in a new year),
+ * line quantity changes, orders moved to another month and city, deleted lines, deleted orders with their lines, a
+ * line whose key changes, and (when `invalid`) a line that fails validation. Returns how many transactions it made.
+ */
+export async function changeShop(shop: pg.Pool, opts: { rounds: number; seed: number; invalid?: boolean; pauseMs?: number; stopAt?: () => boolean }): Promise<number> {
+  const ids = await shopIds(shop);
+  const rand = rng(opts.seed);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
+  let nextOrder = ids.order + 1 + opts.seed * 100_000;
+  let nextLine = ids.line + 1 + opts.seed * 1_000_000;
+  let txns = 0;
+  const tx = async (fn: (c: pg.PoolClient) => Promise<void>) => {
+    const c = await shop.connect();
+    try {
+      await c.query('BEGIN');
+      await fn(c);
+      await c.query('COMMIT');
+      txns++;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  };
+  const someOrder = async (c: pg.PoolClient) => (await c.query(`SELECT order_id::int AS o FROM orders ORDER BY random() LIMIT 1`)).rows[0]?.o as number | undefined;
+  for (let round = 0; round < opts.rounds && !opts.stopAt?.(); round++) {
+    // a new order with 1-4 lines; every fifth in 2031 (a year dim_date does not have yet)
+    await tx(async (c) => {
+      const o = nextOrder++;
+      const year = round % 5 === 4 ? 2031 : 2022;
+      const date = `${year}-0${1 + Math.floor(rand() * 6)}-${10 + Math.floor(rand() * 18)} 10:${10 + Math.floor(rand() * 49)}:00`;
+      await c.query(`INSERT INTO orders VALUES ($1, $2, $3, 1, $4)`, [o, date, pick(ids.customers), pick(ids.cities)]);
+      const n = 1 + Math.floor(rand() * 4);
+      for (let i = 0; i < n; i++) {
+        const p = pick(ids.products);
+        const qty = 1 + Math.floor(rand() * 3);
+        await c.query(`INSERT INTO order_details VALUES ($1, $2, $3, $4, $5, $6)`, [nextLine++, o, p.id, qty, p.price, qty * p.price]);
+      }
+    });
+    // a line's quantity changes
+    await tx(async (c) => {
+      await c.query(
+        `UPDATE order_details SET qty = qty + 1, unit_sales = (qty + 1) * item_price
+          WHERE order_detail_id = (SELECT order_detail_id FROM order_details ORDER BY random() LIMIT 1)`,
+      );
+    });
+    // an order moves to another month and city
+    if (round % 2 === 0) {
+      await tx(async (c) => {
+        const o = await someOrder(c);
+        if (o !== undefined) await c.query(`UPDATE orders SET order_date = order_date + interval '32 days', city_id = $2 WHERE order_id = $1`, [o, pick(ids.cities)]);
+      });
+    }
+    // a line is deleted
+    if (round % 3 === 1) await tx((c) => c.query(`DELETE FROM order_details WHERE order_detail_id = (SELECT order_detail_id FROM order_details ORDER BY random() LIMIT 1)`).then(() => undefined));
+    // an order is deleted with its lines
+    if (round % 4 === 2) {
+      await tx(async (c) => {
+        const o = await someOrder(c);
+        if (o === undefined) return;
+        await c.query(`DELETE FROM order_details WHERE order_id = $1`, [o]);
+        await c.query(`DELETE FROM orders WHERE order_id = $1`, [o]);
+      });
+    }
+    // a line's key changes (pgoutput sends the old key)
+    if (round % 5 === 3) {
+      await tx(async (c) => {
+        await c.query(`UPDATE order_details SET order_detail_id = $1 WHERE order_detail_id = (SELECT order_detail_id FROM order_details ORDER BY random() LIMIT 1)`, [nextLine++]);
+      });
+    }
+    // every line of one order changes in one transaction
+    if (round % 6 === 5) {
+      await tx(async (c) => {
+        const o = await someOrder(c);
+        if (o !== undefined) await c.query(`UPDATE order_details SET qty = qty + 2, unit_sales = (qty + 2) * item_price WHERE order_id = $1`, [o]);
+      });
+    }
+    if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
+  }
+  if (opts.invalid) {
+    // quantity 0: the batch load rejects this line, so the stream must leave it out too
+    await tx(async (c) => {
+      const o = await someOrder(c);
+      const p = ids.products[0]!;
+      await c.query(`INSERT INTO order_details VALUES ($1, $2, $3, 0, $4, 0)`, [nextLine++, o, p.id, p.price]);
+    });
+  }
+  return txns;
+}
