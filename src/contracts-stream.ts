@@ -32,6 +32,8 @@ export interface StreamProgress {
   lastLagMs: number | null;
   maxLagMs: number;
   retainedWalBytes: number | null;
+  /** Set while batches are held because a pipeline run of the dataset is in progress (its workflow id). */
+  heldBy?: string;
 }
 
 export interface StreamStatus {

@@ -16,6 +16,7 @@ import { formatLsn, parseLsn } from './lsn';
 //   3. the dataset's apply SQL rebuilds those units' fact rows and moves the marts by the difference;
 //   4. ops.stream_touched, ops.stream_batches and ops.streams (applied_lsn = the last source commit applied) are
 //      written; COMMIT. Only after that may the caller acknowledge the position to the source's slot.
+// While a pipeline run of the dataset is in progress the stream holds its batches (see below).
 // When a pipeline run has published new tables since the last batch (their oids changed), the indexes the stream
 // needs are made again and the units the stream touched since that run started are rebuilt too: the run built its
 // tables from what it read when it started, so changes the stream applied meanwhile would otherwise be lost.
@@ -124,7 +125,7 @@ export async function applyBatch(
   t: StreamTarget,
   txns: SourceTxn[],
   opts: { receivedAt: Date; retainedWalBytes: number | null; log?: (line: string) => void },
-): Promise<BatchResult | { skipped: number; appliedLsn: string | null } > {
+): Promise<BatchResult | { skipped: number; appliedLsn: string | null } | { held: string }> {
   const started = Date.now();
   const name = t.dataset.name;
   await client.query('BEGIN');
@@ -135,6 +136,16 @@ export async function applyBatch(
     );
     const state = streamRows[0];
     if (!state) throw new Error(`ops.streams has no row for dataset ${name}: the stream was not prepared`);
+    // A pipeline run of the dataset in progress reads staging and builds and checks tables from it: the stream holds
+    // its batches (they stay unconfirmed in the slot) until that run has published or failed, then goes on.
+    const { rows: running } = await client.query<{ workflow_id: string }>(
+      `SELECT workflow_id FROM ops.pipeline_runs WHERE dataset = $1 AND status = 'running' AND started_at > now() - interval '6 hours' ORDER BY started_at LIMIT 1`,
+      [name],
+    );
+    if (running[0]) {
+      await client.query('ROLLBACK');
+      return { held: running[0].workflow_id };
+    }
     const applied = state.applied_lsn ? parseLsn(state.applied_lsn) : -1n;
     const fresh = txns.filter((x) => x.endLsn > applied);
     const skipped = txns.length - fresh.length;

@@ -50,6 +50,7 @@ export interface StretchOptions {
 const STATUS_EVERY_MS = 1_000;
 const SLOT_STATE_EVERY_MS = 2_000;
 const TABLE_CHECK_EVERY_MS = 1_000;
+const HOLD_RETRY_MS = 500;
 
 export async function runStretch(o: StretchOptions): Promise<StreamProgress> {
   const progress: StreamProgress = { batches: 0, changes: 0, appliedLsn: null, lastLagMs: null, maxLagMs: 0, retainedWalBytes: null };
@@ -73,6 +74,8 @@ export async function runStretch(o: StretchOptions): Promise<StreamProgress> {
   let lastKeepalive = 0n;
   let failure: Error | null = null;
   let lastTableCheck = Date.now();
+  let heldBy: string | undefined;
+  let stretchOver = false;
 
   const { rows } = await warehouse.query<{ applied_lsn: string | null }>(`SELECT applied_lsn FROM ops.streams WHERE dataset = $1`, [o.target.dataset.name]);
   if (rows[0]?.applied_lsn) applied = parseLsn(rows[0].applied_lsn);
@@ -97,6 +100,19 @@ export async function runStretch(o: StretchOptions): Promise<StreamProgress> {
         batch.push(x);
       }
       const result = await applyBatch(warehouse, o.target, batch, { receivedAt: new Date(), retainedWalBytes: progress.retainedWalBytes, log });
+      if ('held' in result) {
+        // a pipeline run of the dataset is in progress: keep the batch, ask again shortly
+        queue.unshift(...batch);
+        if (heldBy !== result.held) log(`stream ${o.target.dataset.name}: holding batches while run ${result.held} is in progress`);
+        heldBy = result.held;
+        progress.heldBy = heldBy;
+        o.onProgress?.({ ...progress });
+        await new Promise((r) => setTimeout(r, HOLD_RETRY_MS));
+        if (o.signal?.aborted || stretchOver) return;
+        continue;
+      }
+      heldBy = undefined;
+      delete progress.heldBy;
       if ('batchId' in result) record(result);
       const end = batch.length > 0 ? batch[batch.length - 1]!.endLsn : applied;
       if (end > applied) applied = end;
@@ -191,6 +207,7 @@ export async function runStretch(o: StretchOptions): Promise<StreamProgress> {
       }
     }
     // finish the batch in hand and what has queued (complete transactions only), then confirm
+    stretchOver = true;
     while (applying) await applying;
     if (!failure && queue.length > 0) {
       kick();
