@@ -36,6 +36,8 @@ import type { DashboardBench } from './lib/dashboard';
 import { benchWorkers } from './lib/workers';
 import { benchSourceDb, renderSourceDb } from './lib/source-db';
 import type { SourceDbResults } from './lib/source-db';
+import { benchSuperstore, renderSuperstore } from './lib/superstore';
+import type { SuperstoreBench } from './lib/superstore';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.resolve(BENCH_DIR, '..');
@@ -144,7 +146,7 @@ async function main(): Promise<void> {
 
   const db = await createBenchDatabase(o.serverUrl);
   log(`database ${db.name}`);
-  const report: BenchReport & { profiles?: { label: string; file: string; summary: ProfileSummary }[]; dashboard?: DashboardBench; sourceDb?: SourceDbResults } = {
+  const report: BenchReport & { profiles?: { label: string; file: string; summary: ProfileSummary }[]; dashboard?: DashboardBench; sourceDb?: SourceDbResults; superstore?: SuperstoreBench } = {
     orderLines: expectedRows,
     repeats: o.repeats,
     machine,
@@ -194,6 +196,9 @@ async function main(): Promise<void> {
     if (o.parts.includes('source-db')) {
       report.sourceDb = await benchSourceDb({ pool: db.pool, url: db.url, serverUrl: o.serverUrl, spec: orderDetails, dir, workDir, repeats: o.repeats, expectedRows, dbChunkRows: o.dbChunkRows, concurrency: 4, log });
     }
+    if (o.parts.includes('superstore')) {
+      report.superstore = await benchSuperstore({ pool: db.pool, url: db.url, orderLines: o.superstoreLines, customers: o.superstoreCustomers, products: o.superstoreProducts, repeats: o.repeats, dataDir: path.join(BENCH_DIR, 'data'), workDir, log });
+    }
     if (o.parts.includes('e2e')) {
       report.e2e = await benchE2e({ pool: db.pool, url: db.url, dataset, dir, repeats: o.repeats, workDir, split: o.splitWorkers, log });
     }
@@ -206,6 +211,7 @@ async function main(): Promise<void> {
   let markdown = renderMarkdown(report, targets);
   if (report.dashboard) markdown += `\n\n${renderDashboard(report.dashboard)}\n`;
   if (report.sourceDb) markdown += `\n\n${renderSourceDb(report.sourceDb)}\n`;
+  if (report.superstore) markdown += `\n\n${renderSuperstore(report.superstore)}\n`;
   const finishedAt = new Date();
   await mkdir(path.resolve(REPO_DIR, o.resultsDir), { recursive: true });
   const day = startedAt.toISOString().slice(0, 10);

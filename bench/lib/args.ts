@@ -1,5 +1,5 @@
-export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout' | 'dashboard' | 'workers' | 'source-db';
-export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout', 'dashboard', 'workers', 'source-db'];
+export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout' | 'dashboard' | 'workers' | 'source-db' | 'superstore';
+export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout', 'dashboard', 'workers', 'source-db', 'superstore'];
 
 export interface BenchOptions {
   orderLines: number;
@@ -26,6 +26,10 @@ export interface BenchOptions {
   render?: string;
   /** source-db: rows per chunk activity of a database read (GUDANG_DB_CHUNK_ROWS of the worker). */
   dbChunkRows: number;
+  /** superstore: order lines, customers and product ids of the generated Superstore data. */
+  superstoreLines: number;
+  superstoreCustomers: number;
+  superstoreProducts: number;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -45,6 +49,9 @@ export const USAGE = `npm run bench -- [options]
                        from PostgreSQL and MariaDB by gudang against psql's copy and the mariadb client; see
                        bench/README.md)
   --db-chunk-rows N    source-db: rows per chunk of a database read (default 250000: 4 chunks at 1M)
+                       (--only superstore: the Superstore transform against the same SQL in psql)
+  --superstore-lines N, --superstore-customers M, --superstore-products P
+                       superstore: size of the generated data (default 1M, 100k, 2000)
   --chunks             also run the fan-out sweep (chunks x concurrency) of the ingest engine
   --profile            CPU-profile one project ingest and print where the time goes
   --keep               keep the bench database (default: dropped at the end)
@@ -81,6 +88,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     profile: false,
     resultsDir: 'bench/results',
     dbChunkRows: 250_000,
+    superstoreLines: 1_000_000,
+    superstoreCustomers: 100_000,
+    superstoreProducts: 2_000,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -144,6 +154,15 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
         break;
       case '--db-chunk-rows':
         o.dbChunkRows = parseCount(value());
+        break;
+      case '--superstore-lines':
+        o.superstoreLines = parseCount(value());
+        break;
+      case '--superstore-customers':
+        o.superstoreCustomers = parseCount(value());
+        break;
+      case '--superstore-products':
+        o.superstoreProducts = parseCount(value());
         break;
       default:
         throw new Error(`unknown option ${a}\n\n${USAGE}`);
