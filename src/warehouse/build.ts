@@ -108,7 +108,7 @@ async function defaultGrants(client: pg.ClientBase, schema: string, target: stri
 }
 
 /** Renames the indexes and owned sequences of a just-published table after it: `<table>_pkey`, `<table>_<cols>_idx`. */
-async function renameDependents(client: pg.ClientBase, schema: string, table: string): Promise<void> {
+export async function renameDependents(client: pg.ClientBase, schema: string, table: string): Promise<void> {
   const qualified = `${schema}.${table}`;
   const { rows } = await client.query<{ relname: string; kind: string; cols: string }>(
     `SELECT i.relname::text AS relname,
@@ -152,9 +152,59 @@ export async function swapIntoPlace(client: pg.ClientBase, build: string, publis
   const buildName = splitTable(build).name;
   const grants = await grantsLike(client, published, published);
   await client.query(`DROP TABLE IF EXISTS ${published}`);
+  // A partitioned build (partition.ts): its partitions move with it, `<build>_<suffix>` becoming `<table>_<suffix>`.
+  const { rows: parts } = await client.query<{ name: string }>(
+    `SELECT c.relname::text AS name FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1`,
+    [build],
+  );
+  for (const { name: part } of parts) {
+    if (!part.startsWith(`${buildName}_`)) throw new InputError('ConfigError', `partition ${part} of ${build} is not named ${buildName}_<suffix>`);
+    const target = `${name}_${part.slice(buildName.length + 1)}`;
+    await client.query(`ALTER TABLE ${BUILD_SCHEMA}.${part} SET SCHEMA ${schema}`);
+    await client.query(`ALTER TABLE ${schema}.${part} RENAME TO ${target}`);
+    await renameDependents(client, schema, target);
+  }
   await client.query(`ALTER TABLE ${build} SET SCHEMA ${schema}`);
   await client.query(`ALTER TABLE ${schema}.${buildName} RENAME TO ${name}`);
   await client.query(`COMMENT ON TABLE ${published} IS NULL`);
   await renameDependents(client, schema, name);
   for (const stmt of [...grants, ...(await defaultGrants(client, schema, published))]) await client.query(stmt);
+}
+
+/**
+ * Makes `build`, one month of a month-partitioned model (partition.ts), the published table's partition for that
+ * month, inside the caller's transaction: the published month partition is detached and dropped, rows of other
+ * months whose key the month now holds (an order whose date moved into it) are deleted, and the build is attached
+ * in its place as `<table>_YYYYMM`. Other partitions are not rewritten. Returns how many moved rows were deleted.
+ */
+export async function swapMonthIntoPlace(
+  client: pg.ClientBase,
+  build: string,
+  published: string,
+  bounds: { from: string; to: string; suffix: string },
+  column: string,
+  key: string[],
+): Promise<number> {
+  const { schema, name } = splitTable(published);
+  const buildName = splitTable(build).name;
+  const part = `${name}_${bounds.suffix}`;
+  const { rows } = await client.query<{ ok: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass($1) AND inhparent = $2::regclass) AS ok`,
+    [`${schema}.${part}`, published],
+  );
+  const replacing = rows[0]?.ok === true;
+  if (replacing) {
+    await client.query(`ALTER TABLE ${published} DETACH PARTITION ${schema}.${part}`);
+    await client.query(`DROP TABLE ${schema}.${part}`);
+  } else {
+    // No partition for the month yet: its rows, if any, sit in the default partition.
+    await client.query(`DELETE FROM ${published} WHERE ${column} >= '${bounds.from}' AND ${column} < '${bounds.to}'`);
+  }
+  const moved = await client.query(`DELETE FROM ${published} AS f USING ${build} AS n WHERE ${key.map((k) => `f.${k} = n.${k}`).join(' AND ')}`);
+  await client.query(`ALTER TABLE ${build} SET SCHEMA ${schema}`);
+  await client.query(`ALTER TABLE ${schema}.${buildName} RENAME TO ${part}`);
+  await client.query(`COMMENT ON TABLE ${schema}.${part} IS NULL`);
+  await client.query(`ALTER TABLE ${published} ATTACH PARTITION ${schema}.${part} FOR VALUES FROM ('${bounds.from}') TO ('${bounds.to}')`);
+  await renameDependents(client, schema, part);
+  return moved.rowCount ?? 0;
 }

@@ -56,8 +56,16 @@ function stripTrailing(sqlText: string): string {
 /** What one executed check found; `label` lets the message print "order_detail_id=10007, 10012". */
 type Finding = ScanFinding;
 
-/** Columns that identify a row of `table`, for samples: its primary key, else its narrowest unique index. */
+/**
+ * Columns that identify a row of `table`, for samples: its primary key, else its narrowest unique index. A
+ * partitioned table (partition.ts) has none of its own: its partitions' key names the rows.
+ */
 async function rowKey(client: pg.ClientBase, table: string): Promise<string[]> {
+  const { rows: rel } = await client.query<{ t: string }>(
+    `SELECT coalesce((SELECT i.inhrelid FROM pg_inherits AS i WHERE i.inhparent = c.oid AND c.relkind = 'p' ORDER BY i.inhrelid LIMIT 1), c.oid)::regclass::text AS t
+       FROM pg_class AS c WHERE c.oid = $1::regclass`,
+    [table],
+  );
   const { rows } = await client.query<{ columns: string[] }>(
     `SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum)) AS columns
        FROM pg_index AS i
@@ -67,7 +75,7 @@ async function rowKey(client: pg.ClientBase, table: string): Promise<string[]> {
       GROUP BY i.indexrelid, i.indisprimary, i.indnatts, c.relname
       ORDER BY i.indisprimary DESC, i.indnatts, c.relname
       LIMIT 1`,
-    [table],
+    [rel[0]?.t ?? table],
   );
   return rows[0]?.columns ?? [];
 }

@@ -8,6 +8,8 @@ import { withTransaction } from '../db';
 import { InputError } from '../errors';
 import { BUILD_SCHEMA, buildRelname, builtTables, columnsOf, describeColumns, swapIntoPlace } from './build';
 import { SQL_DIR } from './migrate';
+import { createMonthPartitions, monthBounds, monthCheck, parsePartition, partitionedDdl, partitionedOn, partitionsOf, relkindOf } from './partition';
+import type { PartitionSpec } from './partition';
 import { assertIdentifier, lineAt, renderSql, splitModelDdl } from './sql-text';
 import type { Placeholders } from './sql-text';
 
@@ -70,7 +72,20 @@ const findModel = (dataset: DatasetSpec, name: string) => dataset.layers.flatMap
  */
 export async function datasetPlaceholders(client: pg.ClientBase, dataset: DatasetSpec, runTag: string): Promise<Placeholders> {
   const built = await builtTables(client, runTag);
+  const tables = dataset.layers.flatMap((l) => l.models.map((m) => m.table));
+  const { rows } = await client.query<{ t: string }>(`SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL`, [tables]);
+  const existing = new Set(rows.map((r) => r.t));
   return {
+    published(name) {
+      const model = findModel(dataset, name);
+      if (!model) throw new InputError('ConfigError', `names no model of dataset ${dataset.name}`);
+      const table = assertIdentifier(model.table, `model ${name}: table`);
+      if (existing.has(table)) return table;
+      // Never published: an empty relation with the columns of this run's build (the model was built earlier in the run).
+      const relname = buildRelname(table, runTag);
+      if (built.has(relname)) return `(SELECT * FROM ${BUILD_SCHEMA}.${relname} WHERE false)`;
+      throw new InputError('ConfigError', `model ${name} has neither a published table nor a build table in this run`);
+    },
     ref(name) {
       const model = findModel(dataset, name);
       if (!model) throw new InputError('ConfigError', `names no model of dataset ${dataset.name}`);
@@ -85,7 +100,7 @@ export async function datasetPlaceholders(client: pg.ClientBase, dataset: Datase
 }
 
 const USES_PRIOR = /\{\{\s*prior\s*\}\}/;
-const BASE_COMMENT = /^gudang:base=(\d+|none|absent)$/;
+const BASE_COMMENT = /^gudang:base=(\d+|none|absent)(?:;month=(\d{4}-\d{2}))?$/;
 
 /**
  * Runs one model in a single transaction: creates its build table from the model's DDL (its
@@ -114,6 +129,7 @@ export async function runModel(pool: pg.Pool, dataset: DatasetSpec, model: Model
   const sql = await readSqlFile(model.file, sqlDir);
   const { ddl, body, ddlLine } = splitModelDdl(sql, model.file);
   const stateful = USES_PRIOR.test(body);
+  const part = parsePartition(sql, model.file);
 
   let rows: number;
   try {
@@ -133,17 +149,38 @@ export async function runModel(pool: pg.Pool, dataset: DatasetSpec, model: Model
       const refs = await datasetPlaceholders(client, dataset, runTag);
       const where = `model ${model.name} (sql/${model.file})`;
       await client.query(`DROP TABLE IF EXISTS ${build}, ${priorCopy}`);
-      await exec(renderSql(ddl, { ...refs, this: build }, where), ddlLine);
+      const renderedDdl = renderSql(ddl, { ...refs, this: build }, where);
+      // A month-partitioned model (partition.ts): a period run over a published table partitioned the same way
+      // builds that month's table only; anything else builds the whole partitioned table.
+      let month: string | undefined;
+      // (Publishing at once, as runs from before write-audit-publish do, replaces the whole table: built whole.)
+      if (part && params.period && !params.publish && (await partitionedOn(client, table, part.column))) {
+        await exec(renderedDdl, ddlLine);
+        if (describeColumns(await columnsOf(client, table)) === describeColumns(await columnsOf(client, build))) {
+          month = params.period;
+          await client.query(`ALTER TABLE ${build} ADD CONSTRAINT month_bound ${monthCheck(part.column, month)}`);
+        } else {
+          await client.query(`DROP TABLE ${build}`);
+        }
+      }
+      if (part && !month) {
+        await exec(partitionedDdl(renderedDdl, part.column), ddlLine);
+        await createMonthPartitions(client, build, part, refs.ref(part.fromModel), params.period);
+      } else if (!part) {
+        await exec(renderedDdl, ddlLine);
+      }
       let prior = table;
       let base = 'absent';
       if (stateful) ({ prior, base } = await preparePrior(client, model, renderSql(ddl, { ...refs, this: priorCopy }, where), build, priorCopy));
       await exec(renderSql(body, { ...refs, this: build, prior }, where), 1);
       const count = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${build}`);
+      if (part && !month && params.period && refs.published) await carryOverOtherMonths(client, model, part, build, params.period);
+      if (part) await addPartitionKeys(client, build, part, month !== undefined);
       await client.query(`DROP TABLE IF EXISTS ${priorCopy}`);
       if (params.publish) {
         await swapIntoPlace(client, build, table);
       } else {
-        await client.query(`COMMENT ON TABLE ${build} IS 'gudang:base=${stateful ? base : 'none'}'`);
+        await client.query(`COMMENT ON TABLE ${build} IS 'gudang:base=${stateful ? base : 'none'}${month ? `;month=${month}` : ''}'`);
       }
       return Number(count.rows[0]?.n ?? 0);
     });
@@ -192,8 +229,39 @@ async function preparePrior(
  * whose table was not published yet) or 'none' (the model does not read {{ prior }}).
  */
 export async function buildBase(client: pg.ClientBase, build: string): Promise<string | undefined> {
+  return (await buildInfo(client, build)).base;
+}
+
+/** buildBase, and the month when the build is one month of a month-partitioned model (partition.ts). */
+export async function buildInfo(client: pg.ClientBase, build: string): Promise<{ base?: string; month?: string }> {
   const { rows } = await client.query<{ c: string | null }>(`SELECT obj_description($1::regclass, 'pg_class') AS c`, [build]);
-  return BASE_COMMENT.exec(rows[0]?.c ?? '')?.[1];
+  const m = BASE_COMMENT.exec(rows[0]?.c ?? '');
+  return { base: m?.[1], month: m?.[2] };
+}
+
+/**
+ * A period run that had to build a month-partitioned model whole (no partitioned published table yet): every
+ * published row outside the month whose key the month did not take is carried over, as the period run's
+ * {{ prior }} used to be.
+ */
+async function carryOverOtherMonths(client: pg.ClientBase, model: ModelSpec, part: PartitionSpec, build: string, period: string): Promise<void> {
+  if ((await relkindOf(client, model.table)) === undefined) return;
+  const published = await columnsOf(client, model.table);
+  const common = (await columnsOf(client, build)).filter((c) => published.some((p) => p.name === c.name)).map((c) => c.name);
+  const b = monthBounds(period);
+  const keyMatch = part.key.map((k) => `n.${k} = f.${k}`).join(' AND ');
+  await client.query(
+    `INSERT INTO ${build} (${common.join(', ')})
+     SELECT ${common.map((c) => `f.${c}`).join(', ')} FROM ${model.table} AS f
+      WHERE NOT (f.${part.column} >= '${b.from}' AND f.${part.column} < '${b.to}' AND f.${part.column} IS NOT NULL)
+        AND NOT EXISTS (SELECT 1 FROM ${build} AS n WHERE ${keyMatch})`,
+  );
+}
+
+/** Every partition's primary key (or the month table's own), added after the rows are in. */
+async function addPartitionKeys(client: pg.ClientBase, build: string, part: PartitionSpec, monthOnly: boolean): Promise<void> {
+  const tables = monthOnly ? [build] : (await partitionsOf(client, build)).map((p) => `${p.schema}.${p.name}`);
+  for (const t of tables) await client.query(`ALTER TABLE ${t} ADD PRIMARY KEY (${part.key.join(', ')})`);
 }
 
 const described = new WeakSet<Error>();

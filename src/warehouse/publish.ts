@@ -2,8 +2,9 @@ import type pg from 'pg';
 import type { DatasetSpec } from '../datasets/types';
 import { withClient, withTransaction } from '../db';
 import { InputError } from '../errors';
-import { BUILD_SCHEMA, buildRelname, builtTables, discardBuild, swapIntoPlace } from './build';
-import { buildBase } from './models';
+import { BUILD_SCHEMA, buildRelname, builtTables, discardBuild, swapIntoPlace, swapMonthIntoPlace } from './build';
+import { buildInfo, readSqlFile } from './models';
+import { monthBounds, parsePartition } from './partition';
 
 // Write, audit, publish: the last step of a run. Every model of the run was built in gudang_build and checked there
 // by its layer's gate; publishRun makes all of them the published tables at once, in one transaction, so readers
@@ -29,7 +30,7 @@ export async function publishRun(pool: pg.Pool, dataset: DatasetSpec, runTag: st
     const models = dataset.layers.flatMap((l) => l.models).filter((m) => built.has(buildRelname(m.table, runTag)));
     for (const model of models) {
       const build = `${BUILD_SCHEMA}.${buildRelname(model.table, runTag)}`;
-      const base = await buildBase(client, build);
+      const { base, month } = await buildInfo(client, build);
       if (base !== undefined && base !== 'none') {
         const { rows } = await client.query<{ oid: string | null }>(`SELECT to_regclass($1)::oid::text AS oid`, [model.table]);
         const now = rows[0]?.oid ?? 'absent';
@@ -42,7 +43,14 @@ export async function publishRun(pool: pg.Pool, dataset: DatasetSpec, runTag: st
           );
         }
       }
-      await swapIntoPlace(client, build, model.table);
+      if (month) {
+        // One month of a month-partitioned model: swap that partition only (partition.ts).
+        const part = parsePartition(await readSqlFile(model.file), model.file);
+        if (!part) throw new InputError('ConfigError', `model ${model.name} was built as one month but sql/${model.file} has no partition annotation`);
+        await swapMonthIntoPlace(client, build, model.table, monthBounds(month), part.column, part.key);
+      } else {
+        await swapIntoPlace(client, build, model.table);
+      }
     }
     return models.map((m) => m.table);
   });

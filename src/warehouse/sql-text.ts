@@ -17,6 +17,8 @@ export function assertIdentifier(name: string, what: string): string {
 //   {{ ref('model') }}       another model's table of the same dataset as of this run: built in this run if it was,
 //                            else the published one
 //   {{ source('source') }}   the dataset's staging table for that source
+//   {{ published('model') }} another model's published table (what readers see now, before this run publishes), or an
+//                            empty relation of its columns when it has never been published
 
 /** What each placeholder resolves to; a resolver throws a ConfigError for a name it does not know. */
 export interface Placeholders {
@@ -24,11 +26,13 @@ export interface Placeholders {
   prior?: string;
   ref(model: string): string;
   source(source: string): string;
+  /** Absent where only ref and source are known (then {{ published() }} is a ConfigError). */
+  published?(model: string): string;
 }
 
 // A line comment is matched too, and left alone: placeholders in comments are documentation, not SQL.
 const PLACEHOLDER = /--[^\n]*|\{\{\s*(.*?)\s*\}\}/g;
-const NAME_CALL = /^(ref|source)\(\s*'([a-z_][a-z0-9_]*)'\s*\)$/;
+const NAME_CALL = /^(ref|source|published)\(\s*'([a-z_][a-z0-9_]*)'\s*\)$/;
 
 /** 1-based line of a 0-based character offset. */
 export function lineAt(text: string, offset: number): number {
@@ -50,8 +54,10 @@ export function renderSql(sql: string, values: Placeholders, where: string): str
       return value;
     }
     const call = NAME_CALL.exec(expr);
-    if (!call) throw fail(`is not a known placeholder (known: {{ this }}, {{ prior }}, {{ ref('model') }}, {{ source('source') }})`);
+    if (!call) throw fail(`is not a known placeholder (known: {{ this }}, {{ prior }}, {{ ref('model') }}, {{ published('model') }}, {{ source('source') }})`);
+    if (call[1] === 'published' && !values.published) throw fail('cannot be used here');
     try {
+      if (call[1] === 'published') return values.published!(call[2]!);
       return call[1] === 'ref' ? values.ref(call[2]!) : values.source(call[2]!);
     } catch (err) {
       if (err instanceof InputError) throw fail(err.message);

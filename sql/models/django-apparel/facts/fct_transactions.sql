@@ -6,16 +6,21 @@
 -- (row count and sum(unit_sales)), and relationship tests hold.
 -- An order line whose order is missing has order_date NULL and date_key -1.
 --
+-- Partitioned by month of order_date (src/warehouse/partition.ts): warehouse.fct_transactions_YYYYMM per month of
+-- dim_date, warehouse.fct_transactions_other for lines without a date; each partition's primary key is
+-- order_detail_id, added by the runner after the rows are in (one index build per partition, not 1M index inserts).
+--
 -- Periods: the run parameter gudang.period (src/warehouse/models.ts) is 'YYYY-MM' for a period run and ''
 -- for a full refresh.
---   full refresh  the table is built from every line in staging; {{ prior }} is not read.
---   period P      the table is {{ prior }} (the last published fact) without its rows dated in P (and without any
---                 line now dated in P that sat in another month, so a moved order never counts twice), plus the
---                 staging lines dated in P. Other months are carried over as they are. Lines without an order (no
---                 date) belong to no month and are loaded by a full refresh only.
+--   full refresh  every line in staging, into a new partitioned table.
+--   period P      {{ this }} is that month's table only: the staging lines dated in P. Publishing swaps it in for
+--                 the month's partition and deletes any line it holds from the other months (an order whose date
+--                 moved into P), so a moved order never counts twice. Other months are not read or rewritten.
+--                 Lines without an order (no date) belong to no month and are loaded by a full refresh only.
 -- Either way the table is built where readers cannot see it and published only after every gate of the run
 -- passed; running the same period again replaces its rows instead of adding to them.
--- The primary key is added after the rows are in (one index build instead of 1M index inserts).
+--
+-- partition: month(order_date) from ref('dim_date').full_date key(order_detail_id)
 --
 -- test: unique(order_detail_id)
 -- test: not_null(order_detail_id, order_id, date_key, customer_key, product_key, location_key, qty, item_price, unit_sales)
@@ -67,8 +72,8 @@ dim_locations AS (
   SELECT location_key, city_id FROM {{ ref('dim_locations') }} WHERE location_key <> -1
 ),
 
--- logic CTEs (read twice in a period run: inlined, not materialised)
-order_lines AS NOT MATERIALIZED (
+-- logic CTEs
+order_lines AS (
   SELECT
     od.order_detail_id,
     od.order_id,
@@ -102,24 +107,6 @@ new_lines AS (
   LEFT JOIN dim_customers AS c ON c.customer_id = l.customer_id
   LEFT JOIN dim_products  AS p ON p.product_id  = l.product_id
   LEFT JOIN dim_locations AS g ON g.city_id     = l.city_id
-),
-
--- a period run keeps the other months of the published fact
-kept_lines AS (
-  SELECT
-    f.order_detail_id, f.order_id, f.date_key, f.customer_key, f.product_key, f.location_key,
-    f.qty, f.item_price, f.unit_sales, f.order_date
-  FROM {{ prior }} AS f
-  CROSS JOIN run
-  WHERE run.period IS NOT NULL
-    AND NOT (f.order_date >= run.starts AND f.order_date < run.ends AND f.order_date IS NOT NULL)
-    AND NOT EXISTS (SELECT 1 FROM order_lines AS l WHERE l.order_detail_id = f.order_detail_id)
-),
-
-final AS (
-  SELECT * FROM kept_lines
-  UNION ALL
-  SELECT * FROM new_lines
 )
 
 INSERT INTO {{ this }} (
@@ -127,9 +114,7 @@ INSERT INTO {{ this }} (
 )
 SELECT
   order_detail_id, order_id, date_key, customer_key, product_key, location_key, qty, item_price, unit_sales, order_date
-FROM final;
-
-ALTER TABLE {{ this }} ADD PRIMARY KEY (order_detail_id);
+FROM new_lines;
 
 -- Planner statistics for the marts and the gates, which read it next.
 ANALYZE {{ this }};

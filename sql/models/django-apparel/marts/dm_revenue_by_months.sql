@@ -3,8 +3,10 @@
 -- order is missing) have no month and are left out, which the singular test
 -- dm_revenue_by_months_reconciles_with_fact reports, so revenue never silently goes missing.
 -- average_order_value = total_revenue / total_orders, numeric, rounded to 2 decimals.
--- Periods: every run recomputes every month from the fact as of the run (a dozen rows per year), so the
--- mart always equals the fact over all months.
+-- Periods: a full refresh computes every month from the fact. A period run P recomputes only the months it
+-- changed: P (from the fact as of this run, whose P lines are {{ ref('fct_transactions') }}) and any month a line
+-- moved out of into P (its published lines minus the moved ones); every other month is {{ prior }}'s row. So the
+-- mart always equals the fact over all months, and a period run reads one month of the fact plus the moved lines.
 --
 -- test: unique(month)
 -- test: not_null(month, total_revenue, total_orders, total_quantity, average_order_value)
@@ -19,13 +21,52 @@ CREATE TABLE {{ this }} (
 
 WITH
 
--- import CTEs
-transactions AS (
-  SELECT order_id, date_key, qty, unit_sales FROM {{ ref('fct_transactions') }}
-),
+run AS (SELECT period, starts, ends FROM ops.run_period()),
 
+-- import CTEs
 calendar AS (
   SELECT date_key, month_start FROM {{ ref('dim_date') }} WHERE date_key <> -1
+),
+
+-- a full refresh: every line of the fact; a period run: the month's lines as of this run
+current_lines AS NOT MATERIALIZED (
+  SELECT f.order_detail_id, f.order_id, f.date_key, f.qty, f.unit_sales
+  FROM {{ ref('fct_transactions') }} AS f
+  CROSS JOIN run
+  WHERE run.period IS NULL OR (f.order_date >= run.starts AND f.order_date < run.ends)
+),
+
+-- period run: published lines of other months that this run moves into the month (none in a full refresh)
+moved AS MATERIALIZED (
+  SELECT f.order_detail_id, f.date_key
+  FROM {{ published('fct_transactions') }} AS f
+  CROSS JOIN run
+  WHERE run.period IS NOT NULL
+    AND (f.order_date < run.starts OR f.order_date >= run.ends)
+    AND f.order_detail_id IN (SELECT order_detail_id FROM current_lines)
+),
+
+moved_months AS (
+  SELECT DISTINCT c.month_start AS month FROM moved AS m JOIN calendar AS c ON c.date_key = m.date_key
+),
+
+-- the lines of the months a period run recomputes besides its own: published, minus the moved ones
+moved_month_lines AS (
+  SELECT f.order_id, f.date_key, f.qty, f.unit_sales
+  FROM {{ published('fct_transactions') }} AS f
+  JOIN calendar AS c ON c.date_key = f.date_key
+  WHERE c.month_start IN (SELECT month FROM moved_months)
+    AND f.order_detail_id NOT IN (SELECT order_detail_id FROM moved)
+),
+
+transactions AS (
+  SELECT order_id, date_key, qty, unit_sales FROM current_lines
+  UNION ALL
+  SELECT order_id, date_key, qty, unit_sales FROM moved_month_lines
+),
+
+prior AS (
+  SELECT month, total_revenue, total_orders, total_quantity, average_order_value FROM {{ prior }}
 ),
 
 -- logic CTEs
@@ -40,7 +81,7 @@ by_month AS (
   GROUP BY c.month_start
 ),
 
-final AS (
+recomputed AS (
   SELECT
     month,
     total_revenue,
@@ -48,6 +89,22 @@ final AS (
     total_quantity,
     round(total_revenue / nullif(total_orders, 0), 2) AS average_order_value
   FROM by_month
+),
+
+-- a period run keeps the months it did not recompute
+kept AS (
+  SELECT p.month, p.total_revenue, p.total_orders, p.total_quantity, p.average_order_value
+  FROM prior AS p
+  CROSS JOIN run
+  WHERE run.period IS NOT NULL
+    AND p.month <> run.starts::date
+    AND p.month NOT IN (SELECT month FROM moved_months)
+),
+
+final AS (
+  SELECT * FROM recomputed
+  UNION ALL
+  SELECT * FROM kept
 )
 
 INSERT INTO {{ this }} (month, total_revenue, total_orders, total_quantity, average_order_value)

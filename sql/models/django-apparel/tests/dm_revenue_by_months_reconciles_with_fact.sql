@@ -5,14 +5,23 @@
 -- (not through dim_date) and compares them with the mart, month by month. Order lines without a date
 -- (their order is missing from staging) cannot be placed in a month: they are reported too, so the
 -- sum over the mart always equals count and sum(unit_sales) of the fact when this returns no rows.
+-- After a period run (gudang.period = 'YYYY-MM') both sides are restricted to that month, the one the run loaded.
 WITH
 
+run AS (SELECT period, starts, ends FROM ops.run_period()),
+
 fact AS (
-  SELECT order_id, order_date, qty, unit_sales FROM {{ ref('fct_transactions') }}
+  SELECT f.order_id, f.order_date, f.qty, f.unit_sales
+  FROM {{ ref('fct_transactions') }} AS f
+  CROSS JOIN run
+  WHERE run.period IS NULL OR (f.order_date >= run.starts AND f.order_date < run.ends)
 ),
 
 mart AS (
-  SELECT month, total_revenue, total_orders, total_quantity, average_order_value FROM {{ ref('dm_revenue_by_months') }}
+  SELECT m.month, m.total_revenue, m.total_orders, m.total_quantity, m.average_order_value
+  FROM {{ ref('dm_revenue_by_months') }} AS m
+  CROSS JOIN run
+  WHERE run.period IS NULL OR m.month = run.starts::date
 ),
 
 -- one scan of the fact: a row per (month, order), then per month; the month NULL collects the undated lines
