@@ -1,11 +1,9 @@
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3ServiceException } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { s3Client, s3CredentialName } from '../sources/remote/s3';
+import { isS3ServiceError, s3Client, s3CredentialName, s3Sdk } from '../sources/remote/s3';
 import { remoteSettings } from '../sources/remote/settings';
 import { parseS3Uri, sourceKind } from '../sources/remote/uri';
 
@@ -57,9 +55,9 @@ function s3Store(uri: string): BackupStore {
   const settings = remoteSettings();
   const { bucket, key } = parseS3Uri(uri.endsWith('/') ? uri : `${uri}/`);
   const prefix = key.replace(/^\/+/, '');
-  const client = s3Client(settings);
+  const client = () => s3Client(settings);
   const explain = (err: unknown, what: string): Error => {
-    if (err instanceof S3ServiceException) {
+    if (isS3ServiceError(err)) {
       const status = err.$metadata.httpStatusCode;
       const who = status === 401 || status === 403 ? ` with ${s3CredentialName(settings)}` : '';
       return new Error(`${what}: ${err.name}${status ? ` (HTTP ${status})` : ''}${who}`);
@@ -70,14 +68,16 @@ function s3Store(uri: string): BackupStore {
     location: `s3://${bucket}/${prefix}`,
     async write(name, body) {
       try {
-        await new Upload({ client, params: { Bucket: bucket, Key: `${prefix}${name}`, Body: body }, queueSize: 2, partSize: 8 * 1024 * 1024 }).done();
+        const { Upload } = await import('@aws-sdk/lib-storage');
+        await new Upload({ client: await client(), params: { Bucket: bucket, Key: `${prefix}${name}`, Body: body }, queueSize: 2, partSize: 8 * 1024 * 1024 }).done();
       } catch (err) {
         throw explain(err, `writing s3://${bucket}/${prefix}${name}`);
       }
     },
     async read(name) {
       try {
-        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}${name}` }));
+        const { GetObjectCommand } = await s3Sdk();
+        const out = await (await client()).send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}${name}` }));
         return out.Body as Readable;
       } catch (err) {
         throw explain(err, `reading s3://${bucket}/${prefix}${name}`);
@@ -85,9 +85,11 @@ function s3Store(uri: string): BackupStore {
     },
     async listBackups() {
       const ids: string[] = [];
+      const { ListObjectsV2Command } = await s3Sdk();
+      const s3 = await client();
       let token: string | undefined;
       do {
-        const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token })).catch((err: unknown) => {
+        const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token })).catch((err: unknown) => {
           throw explain(err, `listing s3://${bucket}/${prefix}`);
         });
         for (const p of out.CommonPrefixes ?? []) ids.push(p.Prefix!.slice(prefix.length).replace(/\/$/, ''));
@@ -96,11 +98,13 @@ function s3Store(uri: string): BackupStore {
       return ids;
     },
     async removeBackup(id) {
+      const { DeleteObjectsCommand, ListObjectsV2Command } = await s3Sdk();
+      const s3 = await client();
       let token: string | undefined;
       do {
-        const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}${id}/`, ContinuationToken: token }));
+        const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}${id}/`, ContinuationToken: token }));
         const keys = (out.Contents ?? []).map((o) => ({ Key: o.Key! }));
-        if (keys.length) await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
+        if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
         token = out.NextContinuationToken;
       } while (token);
     },

@@ -41,7 +41,7 @@ before(async () => {
     saved[k] = process.env[k];
     process.env[k] = v;
   }
-  const s3 = s3Client(remoteSettings());
+  const s3 = await s3Client(remoteSettings());
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   for (const entry of await readdir(DATA, { withFileTypes: true })) {
     const f = entry.name;

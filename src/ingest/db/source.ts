@@ -1,4 +1,4 @@
-import * as mariadb from 'mariadb';
+import type * as mariadb from 'mariadb';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { InputError } from '../../errors';
@@ -149,7 +149,9 @@ function csvValue(v: unknown): string {
 async function openMariadb(db: SourceDb): Promise<SourceConnection> {
   let conn: mariadb.Connection;
   try {
-    conn = await mariadb.createConnection({
+    // the MariaDB driver is loaded on first use: a worker with no MariaDB source does not hold it (about 20 MiB)
+    const { createConnection } = await import('mariadb');
+    conn = await createConnection({
       host: db.host,
       port: db.port,
       user: db.user,

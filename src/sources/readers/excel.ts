@@ -1,6 +1,5 @@
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import ExcelJS from 'exceljs';
 import type { RawRecord, Reader, RecordStream } from '../types';
 import { InputError } from '../../errors';
 import { checkFile, cleanName, formatError, ioError, recordBuilder } from './common';
@@ -220,6 +219,8 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
 
   const zip = await openZip(path, name);
   const part = (p: string) => zip.files.find((f) => f.path === p);
+  // exceljs is loaded on first use: a worker that reads no workbook does not hold it (about 27 MiB)
+  const { default: ExcelJS } = await import('exceljs');
   const workbook = new ExcelJS.stream.xlsx.WorkbookReader(null as never, READER_OPTIONS) as unknown as StreamWorkbook & PartParsers;
   let opened: NodeJS.ReadableStream | undefined;
   let watched: ReturnType<typeof watchedPart> = { chunks: (async function* () {})(), complete: () => false };

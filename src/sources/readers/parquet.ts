@@ -1,6 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import type { AsyncBuffer, FileMetaData } from 'hyparquet';
+
+// hyparquet is loaded on first use, so a worker that reads no Parquet file does not hold it.
+const hyparquet = () => import('hyparquet');
 import type { RawRecord, Reader, RecordStream } from '../types';
 import { firstInvalidUtf8 } from '../../ingest/csv/utf8';
 import { checkFile, cleanName, decodeUtf8KeepingBadBytes, formatError, ioError, recordBuilder } from './common';
@@ -42,7 +45,7 @@ async function openParquet(path: string, name: string): Promise<{ handle: FileHa
     if (magic(head) !== 'PAR1' || magic(tail) !== 'PAR1') throw notParquet('no "PAR1" magic bytes at its start and end');
     let metadata: FileMetaData;
     try {
-      metadata = await parquetMetadataAsync(file);
+      metadata = await (await hyparquet()).parquetMetadataAsync(file);
     } catch (err) {
       throw formatError(name, `has unreadable Parquet metadata: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -66,6 +69,7 @@ export const readParquet: Reader = async (path, options): Promise<RecordStream> 
 
   const { handle, metadata } = await openParquet(path, name);
   await handle.close();
+  const { parquetRead, parquetSchema } = await hyparquet();
   const names = (parquetSchema(metadata).children ?? []).map((child) => child.element.name);
   const header = names.map(cleanName);
   const build = recordBuilder(header);

@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { accessDenied, notFound, serverError } from './errors';
 import type { RemoteSettings } from './settings';
@@ -22,7 +22,16 @@ export function s3CredentialName(settings: RemoteSettings): string {
 
 const clients = new Map<string, S3Client>();
 
-export function s3Client(settings: RemoteSettings): S3Client {
+/** The AWS SDK, loaded on first use: a worker that never reads S3 does not hold it in memory (about 25 MiB). */
+export const s3Sdk = () => import('@aws-sdk/client-s3');
+
+/** An S3 service error (what the SDK's S3ServiceException carries), recognised without loading the SDK. */
+export function isS3ServiceError(err: unknown): err is Error & { name: string; $metadata: { httpStatusCode?: number } } {
+  return err instanceof Error && typeof (err as { $metadata?: unknown }).$metadata === 'object' && typeof (err as { $fault?: unknown }).$fault === 'string';
+}
+
+export async function s3Client(settings: RemoteSettings): Promise<S3Client> {
+  const { S3Client } = await s3Sdk();
   const endpoint = s3Endpoint(settings);
   const region = settings.AWS_REGION ?? settings.AWS_DEFAULT_REGION ?? 'us-east-1';
   const forcePathStyle = settings.GUDANG_S3_FORCE_PATH_STYLE ? settings.GUDANG_S3_FORCE_PATH_STYLE === 'true' : endpoint !== undefined;
@@ -40,7 +49,7 @@ type Named = Pick<RemoteFile, 'uri' | 'source' | 'credential'>;
 
 /** The typed error for an S3 failure: missing key and refused access are final; the rest is retried. */
 export function s3Error(file: Named, err: unknown): Error {
-  if (err instanceof S3ServiceException) {
+  if (isS3ServiceError(err)) {
     const status = err.$metadata.httpStatusCode ?? 0;
     const detail = `${err.name}${status ? `, HTTP ${status}` : ''}`;
     if (status === 404 || err.name === 'NoSuchKey' || err.name === 'NotFound' || err.name === 'NoSuchBucket') return notFound(file, detail);
@@ -60,7 +69,7 @@ const md5OfEtag = (etag: string | undefined): string | undefined => {
 
 export function s3File(source: string, uri: string, settings: RemoteSettings): RemoteFile {
   const { bucket, key } = parseS3Uri(uri);
-  const client = s3Client(settings);
+  const client = () => s3Client(settings);
   const file: RemoteFile = {
     uri,
     source,
@@ -68,7 +77,8 @@ export function s3File(source: string, uri: string, settings: RemoteSettings): R
     resumable: true,
     async head(signal): Promise<RemoteHead> {
       try {
-        const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+        const { HeadObjectCommand } = await s3Sdk();
+        const out = await (await client()).send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
         return { etag: out.ETag, size: out.ContentLength, md5: md5OfEtag(out.ETag), contentType: out.ContentType };
       } catch (err) {
         throw s3Error(file, err);
@@ -76,7 +86,8 @@ export function s3File(source: string, uri: string, settings: RemoteSettings): R
     },
     async open(offset, etag, signal): Promise<RemoteBody> {
       try {
-        const out = await client.send(
+        const { GetObjectCommand } = await s3Sdk();
+        const out = await (await client()).send(
           new GetObjectCommand({ Bucket: bucket, Key: key, Range: offset > 0 ? `bytes=${offset}-` : undefined, IfMatch: etag }),
           { abortSignal: signal },
         );
