@@ -157,18 +157,26 @@ export async function swapIntoPlace(client: pg.ClientBase, build: string, publis
     `SELECT c.relname::text AS name FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1`,
     [build],
   );
+  const moved: string[] = [];
   for (const { name: part } of parts) {
     if (!part.startsWith(`${buildName}_`)) throw new InputError('ConfigError', `partition ${part} of ${build} is not named ${buildName}_<suffix>`);
     const target = `${name}_${part.slice(buildName.length + 1)}`;
     await client.query(`ALTER TABLE ${BUILD_SCHEMA}.${part} SET SCHEMA ${schema}`);
     await client.query(`ALTER TABLE ${schema}.${part} RENAME TO ${target}`);
     await renameDependents(client, schema, target);
+    moved.push(`${schema}.${target}`);
   }
   await client.query(`ALTER TABLE ${build} SET SCHEMA ${schema}`);
   await client.query(`ALTER TABLE ${schema}.${buildName} RENAME TO ${name}`);
   await client.query(`COMMENT ON TABLE ${published} IS NULL`);
   await renameDependents(client, schema, name);
   for (const stmt of [...grants, ...(await defaultGrants(client, schema, published))]) await client.query(stmt);
+  // a partition read on its own needs what its parent was granted
+  for (const part of moved) await grantLikeParent(client, schema, published, part);
+}
+
+async function grantLikeParent(client: pg.ClientBase, schema: string, parent: string, part: string): Promise<void> {
+  for (const stmt of [...(await grantsLike(client, parent, part)), ...(await defaultGrants(client, schema, part))]) await client.query(stmt);
 }
 
 /**
@@ -206,5 +214,6 @@ export async function swapMonthIntoPlace(
   await client.query(`COMMENT ON TABLE ${schema}.${part} IS NULL`);
   await client.query(`ALTER TABLE ${published} ATTACH PARTITION ${schema}.${part} FOR VALUES FROM ('${bounds.from}') TO ('${bounds.to}')`);
   await renameDependents(client, schema, part);
+  await grantLikeParent(client, schema, published, `${schema}.${part}`);
   return moved.rowCount ?? 0;
 }

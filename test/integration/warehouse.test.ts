@@ -482,6 +482,14 @@ void describe('warehouse models and quality gates', () => {
     );
     // the marts were built before the damage: they no longer reconcile with the fact
     await expectGateFailure('marts', 'dm_revenue_by_months_reconciles_with_fact on mart.dm_revenue_by_months', 'month=2022-02');
+    // a changed value with every count unchanged is found too (the fingerprint compares every line's values)
+    await buildAll();
+    await pool.query(`UPDATE warehouse.fct_transactions SET qty = 3, item_price = 50 WHERE order_detail_id = 1001`);
+    await expectGateFailure(
+      'facts',
+      'fct_transactions_reconciles_with_staging on warehouse.fct_transactions: 1 row, e.g. ',
+      'order_detail_id=1001, problem=values differ, staging=order_id=1 qty=2 item_price=100 unit_sales=200, fact=order_id=1 qty=3 item_price=50 unit_sales=200',
+    );
   });
 
   void test('duplicates and missing unknown members fail the dimensions gate', async () => {

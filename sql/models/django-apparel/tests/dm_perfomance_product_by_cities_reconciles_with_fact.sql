@@ -12,7 +12,7 @@ WITH
 
 run AS (SELECT period, starts, ends FROM ops.run_period()),
 
-fact AS (
+fact AS NOT MATERIALIZED (
   SELECT f.order_detail_id, f.order_id, f.location_key, f.product_key, f.qty, f.unit_sales
   FROM {{ ref('fct_transactions') }} AS f
   CROSS JOIN run
