@@ -123,7 +123,7 @@ export async function benchSourceDb(o: {
     for (const s of [seededPg, seededMaria]) {
       if (s.orderDetails !== o.expectedRows) throw new Error(`source-db: ${s.locator} has ${s.orderDetails} order lines, expected ${o.expectedRows}`);
     }
-    log(`source-db: seeded in ${(seededPg.durationMs / 1000).toFixed(1)} s (PostgreSQL COPY), ${(seededMaria.durationMs / 1000).toFixed(1)} s (MariaDB LOAD DATA)`);
+    log(`source-db: seeded in ${(seededPg.durationMs / 1000).toFixed(1)} s (PostgreSQL COPY), ${(seededMaria.durationMs / 1000).toFixed(1)} s (MariaDB multi-row INSERTs)`);
     await prepareStaging(o.pool, o.spec);
     const target = stagingTable(o.spec);
     const copyIn = `\\copy ${target.replace(/"/g, '')} (${COLS.join(', ')}) FROM STDIN`;
