@@ -210,7 +210,10 @@ export const col = {
   text: (): ColumnSpec => required(textSchema.pipe(z.string().min(1, { error: 'expected non-empty text' })), 'text', 'text'),
   timestamp: (): ColumnSpec => required(timestampSchema, 'timestamp', 'timestamp'),
   /** A date; `formats` adds accepted text formats besides ISO, e.g. ['MM-DD-YY', 'M/D/YYYY'] for US exports. */
-  date: (options: { formats?: readonly string[] } = {}): ColumnSpec => required(dateSchema(options.formats ?? []), 'date', 'date'),
+  date: (options: { formats?: readonly string[] } = {}): ColumnSpec => ({
+    ...required(dateSchema(options.formats ?? []), 'date', 'date'),
+    ...(options.formats?.length ? { dateFormats: [...options.formats] } : {}),
+  }),
   optional,
   from,
 };

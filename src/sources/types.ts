@@ -20,6 +20,8 @@ export interface ColumnSpec {
   kind?: ColumnKind;
   /** The column's name in the file when it differs from the staging column name (e.g. "Order Date"). */
   header?: string;
+  /** Date columns: the text formats accepted besides ISO, in the order zod tries them (the fast path compiles them too). */
+  dateFormats?: readonly string[];
 }
 
 /** A reject budget: N rows, or "P%" of the rows read. */

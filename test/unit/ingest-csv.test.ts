@@ -95,9 +95,62 @@ void describe('CSV row processor', () => {
     assert.equal(r.rowsRead, 4);
   });
 
-  void test('values zod normalises are re-encoded as zod has them (trimmed text, canonical numbers, timestamps)', () => {
-    const r = run(' 7 ,  padded  ,40000.50,2022-01-01T10:30\n');
-    assert.deepEqual(r.rows, [['7', 'padded', '40000.50', '2022-01-01 10:30:00.000']]);
+  void test('cells zod trims are written trimmed; values PostgreSQL reads as zod does pass as written', () => {
+    const r = run(' 7 ,  padded\t,40000.50,2022-01-01T10:30\n');
+    assert.deepEqual(r.rows, [['7', 'padded', '40000.50', '2022-01-01T10:30']]);
+    assert.equal(r.copy, '7,padded,40000.50,2022-01-01T10:30\n');
+    assert.equal(r.rowsLoaded, 1);
+    const blank = run('8,x,  ,\n');
+    assert.equal(blank.copy, '8,x,,\n', 'a blank optional cell becomes NULL (an unquoted empty field)');
+  });
+
+  void test('what only zod can read is decoded by csv-parse, validated and re-encoded as zod has it', () => {
+    const r = run('"9",plain,1e3,2022-01-01 10:30:00.1230\n10,x,"5",\n');
+    assert.deepEqual(r.rows, [
+      ['9', 'plain', '1e3', '2022-01-01 10:30:00.123'],
+      ['10', 'x', '5', ''],
+    ]);
+    assert.equal(r.rowsLoaded, 2);
+  });
+
+  void test('a Superstore-like line: quoted names pass as written, month-first dates become ISO dates', () => {
+    const store = defineSource({
+      name: 'store',
+      file: 'store.csv',
+      format: 'csv',
+      columns: {
+        id: col.int(),
+        ordered: col.date({ formats: ['MM-DD-YY', 'M/D/YYYY'] }),
+        name: col.text(),
+        sales: col.numeric(),
+      },
+      primaryKey: ['id'],
+      refine: (row) => ((row.name as string).includes('bad') ? [{ column: 'name', message: 'no bad names' }] : []),
+    });
+    const p = new CsvRowProcessor(csvLayout(store, ['id', 'ordered', 'name', 'sales'], 'store.csv'));
+    p.startCopy();
+    const data =
+      '1,11-08-16,"Chairs, Rounded Back",731.94\r\n' +
+      '2,2/26/2017,"Shelving: 72""H x 36""W",14.620\r\n' +
+      '3,2017-02-26,plain,1\r\n' +
+      '4,2/30/2017,impossible,1\r\n' +
+      '5,12-31-69,"a ""bad"" name",1\r\n' +
+      '6,02-29-16, "padded quoted",1\r\n';
+    const buf = Buffer.from(data);
+    p.process(buf, 0, buf.length, true, 0);
+    const copy = Buffer.concat(p.pieces).toString();
+    assert.equal(
+      copy,
+      '1,2016-11-08,"Chairs, Rounded Back",731.94\r\n2,2017-02-26,"Shelving: 72""H x 36""W",14.620\r\n3,2017-02-26,plain,1\r\n',
+    );
+    assert.deepEqual(
+      p.rejects.map((x) => [x.row, x.errors]),
+      [
+        [4, ['column ordered: expected a date (YYYY-MM-DD, MM-DD-YY, M/D/YYYY) (got "2/30/2017")']],
+        [5, ['column name: no bad names (got "a \\"bad\\" name")']],
+        [6, ['column name: a double quote inside an unquoted field (quote the whole field and double the quote: "12"" pizza")']],
+      ],
+    );
   });
 
   void test('an unquoted empty field is NULL, a quoted empty one is text; a required blank is rejected', () => {
@@ -196,6 +249,20 @@ void describe('CSV row processor', () => {
   void test('the header may list the columns in any order: COPY follows the file', () => {
     const r = run('a,,,5\n', 1 << 20, ['name', 'seen_at', 'amount', 'id']);
     assert.equal(r.copy, 'a,,,5\n');
+  });
+
+  void test('many rewritten and re-encoded lines (more than one output buffer) come out whole and in order', () => {
+    const lines: string[] = [];
+    const expected: string[][] = [];
+    for (let i = 1; i <= 30_000; i++) {
+      const kind = i % 3;
+      lines.push(kind === 0 ? `${i},plain ${i},${i}.5,` : kind === 1 ? ` ${i} ,trimmed ${i},,` : `"${i}",zod ${i},1e2,`);
+      expected.push([String(i), kind === 0 ? `plain ${i}` : kind === 1 ? `trimmed ${i}` : `zod ${i}`, kind === 0 ? `${i}.5` : kind === 1 ? '' : '1e2', '']);
+    }
+    const r = run(lines.join('\n') + '\n', 64 * 1024);
+    assert.equal(r.rowsLoaded, 30_000);
+    assert.ok(!r.copy.includes('\u0000'));
+    assert.deepEqual(r.rows, expected);
   });
 
   void test('cutting the input anywhere gives the same rows, rejects and row numbers', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { csvField } from '../../src/ingest/encode';
-import { checkDate, checkInt, checkNumeric, checkText, checkTimestamp, parsed } from '../../src/ingest/csv/fast-validate';
+import { checkDate, checkDecimal, checkQuotedText, checkInt, checkNumeric, checkText, checkTimestamp, compileDateFormat, isoShaped, matchDateFormats, parsed } from '../../src/ingest/csv/fast-validate';
 import { col } from '../../src/sources/columns';
 import type { ColumnSpec } from '../../src/sources/types';
 
@@ -69,7 +69,7 @@ function randomDateLike(r: () => number, withTime: boolean): string {
   return s;
 }
 
-function property(kind: string, spec: ColumnSpec, check: Check, alphabet: string, maxLen: number, extra: string[]) {
+function property(kind: string, spec: ColumnSpec, check: Check, alphabet: string, maxLen: number, extra: string[], setsNumber = true) {
   const r = rng(kind.length * 7919);
   const cases = [...extra];
   for (let i = 0; i < 4000; i++) {
@@ -84,7 +84,7 @@ function property(kind: string, spec: ColumnSpec, check: Check, alphabet: string
     const z = zodCell(spec, text);
     assert.ok(z.ok, `fast path accepted ${JSON.stringify(text)} which zod rejects`);
     assertSameStored(kind, text, z.value);
-    if (kind === 'int' || kind === 'numeric') assert.equal(parsed.number, Number(text), `parsed number of ${text}`);
+    if (setsNumber && (kind === 'int' || kind === 'numeric')) assert.equal(parsed.number, Number(text), `parsed number of ${text}`);
   }
   assert.ok(accepted > 20, `the fast path accepted only ${accepted} ${kind} cases: the property says little`);
 }
@@ -110,7 +110,16 @@ void describe('fast cell checks agree with the zod column schemas', () => {
   });
 
   void test('text', () => {
-    property('text', col.text(), checkText, 'ab é"\\\t,x', 6, ['a', ' a', 'a ', '\u00a0a', 'é', 'a b', '"']);
+    property('text', col.text(), checkText, 'ab é"\\\t,x\u00a0\u2009\u3000\ufeff”\u0085', 6, ['a', ' a', 'a ', '\u00a0a', 'é', 'a b', '"', 'a\u2028', '\u205fa', '5 3/6” x 11”']);
+    const quoted = (s: string) => {
+      const b = Buffer.from(`"${s.replace(/"/g, '""')}"`);
+      return checkQuotedText(b, 0, b.length);
+    };
+    assert.equal(quoted('Shelving, 72"H x 36"W'), true);
+    assert.equal(quoted('"quoted"'), true);
+    assert.equal(quoted(' padded'), false, 'zod trims it; PostgreSQL would keep the space');
+    assert.equal(quoted(''), false, 'zod: blank; PostgreSQL: an empty string');
+    assert.equal(quoted('two\nlines'), false);
     assert.equal(checkText(Buffer.from('x'), 0, 0), false, 'empty is never the fast path (required: error; optional: NULL by PostgreSQL)');
   });
 
@@ -119,6 +128,43 @@ void describe('fast cell checks agree with the zod column schemas', () => {
       '2022-01-01', '2022-01-01 00:00:00.000', '2022-02-29', '2024-02-29 23:59:59.999', '2022-13-01', '2022-01-01T10:30', '2022-01-01 10:60',
       '2022-01-01 24:00', '0099-01-01', '2022-01-01 00:00:00.1234', '2022-1-1', '2022-01-01 00:00:00.5',
     ]);
+  });
+
+  void test('any plain decimal (kept as written by zod and by PostgreSQL)', () => {
+    property('numeric', col.numeric(), checkDecimal, '0123456789-+.eE', 12, ['40000.50', '+1', '.5', '5.', '.', '1e5', '1E-3', '-0', '1e', 'e5', '1e1001', '1e1000', '--1', '1.2.3'], false);
+    const ok = (s: string) => checkDecimal(Buffer.from(s), 0, s.length);
+    assert.equal(ok('9'.repeat(1000)), true);
+    assert.equal(ok('9'.repeat(1001)), false, 'zod: number out of range');
+    assert.equal(ok('1e1001'), false);
+  });
+
+  void test('date formats of a column, in zod\'s order, agree with zod', () => {
+    const formats = ['MM-DD-YY', 'M/D/YYYY', 'DD.MM.YYYY', 'YYYYMMDD'];
+    const spec = col.date({ formats });
+    const matchers = formats.map(compileDateFormat);
+    assert.equal(compileDateFormat('MD/YYYY'), undefined, 'a 1-or-2-digit token before a digit needs backtracking: zod decides');
+    const r = rng(99);
+    const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
+    const n = (lo: number, hi: number, w: number) => String(lo + Math.floor(r() * (hi - lo + 1))).padStart(w, '0');
+    const cases = ['11-08-16', '2/26/2017', '02/29/2016', '2/29/2017', '12-31-69', '01-01-68', '31.12.1999', '20240229', '20230229', '1/1/0001', '1/1/0000', '13-01-16', '111/1/2017'];
+    for (let i = 0; i < 6000; i++) {
+      const sep = pick(['-', '/', '.', '']);
+      cases.push([n(0, 13, pick([1, 2])), n(0, 32, pick([1, 2])), pick([n(0, 99, 2), n(0, 2100, 4), n(0, 9, 1)])].join(sep), `${n(1990, 2030, 4)}${n(0, 13, 2)}${n(0, 32, 2)}`);
+    }
+    let accepted = 0;
+    for (const text of cases) {
+      const buf = Buffer.from(text);
+      if (isoShaped(buf, 0, buf.length)) continue;
+      const t = matchDateFormats(matchers, buf, 0, buf.length);
+      if (t === undefined) continue;
+      accepted++;
+      const z = spec.schema.safeParse(text);
+      assert.ok(z.success, `fast path accepted ${text} which zod rejects`);
+      assert.equal((z.data as Date).getTime(), t, text);
+      const ymd = parsed.ymd;
+      assert.equal(`${String(Math.floor(ymd / 10000)).padStart(4, '0')}-${String(Math.floor(ymd / 100) % 100).padStart(2, '0')}-${String(ymd % 100).padStart(2, '0')}`, (z.data as Date).toISOString().slice(-24, -14).padStart(10, '0'), text);
+    }
+    assert.ok(accepted > 500, `only ${accepted} dates accepted`);
   });
 
   void test('date', () => {

@@ -3,7 +3,8 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { formatError } from '../../sources/readers/common';
 import type { ChunkRange } from '../plan';
-import { BOM, F_BAD_QUOTE, F_CTRL, F_UNTERMINATED, LF, RecordScanner, headerNames } from './scan';
+import { decodeRecords } from './decode';
+import { BOM, F_BAD_QUOTE, F_CTRL, F_UNTERMINATED, LF, RecordScanner } from './scan';
 import { firstInvalidUtf8 } from './utf8';
 
 // Where a CSV file's data starts (its header, checked) and where it can be cut into chunks.
@@ -72,7 +73,8 @@ export async function probeCsvHeader(path: string, file: string, size: number): 
         throw formatError(file, 'uses bare CR line ends (old Mac format), or has a carriage return inside the header: convert it to LF or CRLF line ends');
       }
       if (scanner.fields > scanner.capacity) throw formatError(file, `has ${scanner.fields} columns in its header: too many`);
-      return { header: headerNames(buf, scanner), dataStart: next };
+      // header names as found: decoded by csv-parse, trimmed
+      return { header: (decodeRecords(record)[0] ?? []).map((name) => name.trim()), dataStart: next };
     }
   } finally {
     await fh.close();

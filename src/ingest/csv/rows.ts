@@ -5,8 +5,10 @@ import { fileColumns, validateRecord } from '../../sources/validate';
 import type { RejectedRow } from '../batch';
 import { rejectFromErrors } from '../batch';
 import { csvField } from '../encode';
-import { KIND_CODE, checkDate, checkInt, checkNumeric, checkText, checkTimestamp, parsed } from './fast-validate';
-import { EOL_CRLF, EOL_LF, EOL_NONE, F_BAD_QUOTE, F_UNTERMINATED, LF, QUOTE, RecordScanner, fieldText } from './scan';
+import { decodeRun } from './decode';
+import type { DateMatcher } from './fast-validate';
+import { KIND_CODE, checkDate, checkQuotedText, checkDecimal, checkInt, checkNumeric, checkText, checkTimestamp, compileDateFormat, isoShaped, matchDateFormats, parsed } from './fast-validate';
+import { EOL_CRLF, EOL_LF, EOL_NONE, F_BAD_QUOTE, F_QUOTED, F_UNTERMINATED, LF, QUOTE, RecordScanner } from './scan';
 import { firstInvalidUtf8 } from './utf8';
 
 /** How the columns of one file line up with the source: built once per load, after the header check. */
@@ -20,6 +22,8 @@ export interface CsvLayout {
   kinds: (ColumnKind | undefined)[];
   codes: Uint8Array;
   nullable: Uint8Array;
+  /** Date columns with text formats: their compiled matchers, in zod's order (undefined: that format is zod's alone). */
+  dateFormats: (DateMatcher[] | undefined)[];
 }
 
 /** Lines the file's header (already checked against the source) up with the source's columns. */
@@ -39,27 +43,55 @@ export function csvLayout(spec: SourceSpec, header: string[], displayName: strin
     kinds,
     codes: Uint8Array.from(kinds.map((k) => KIND_CODE[k ?? 'custom'])),
     nullable: Uint8Array.from(names.map((n) => (spec.columns[n]!.nullable ? 1 : 0))),
+    dateFormats: names.map((n) => spec.columns[n]!.dateFormats?.map(compileDateFormat)),
   };
 }
 
 const EOL_BYTES = [Buffer.alloc(0), Buffer.from('\n'), Buffer.from('\r\n')];
+const OUT_BYTES = 256 * 1024;
+
+/** How a cell that passed its check is written: its bytes as read, trimmed, or its date in ISO form. */
+const AS_READ = 0;
+const TRIMMED = 1;
+const ISO_DATE = 2;
+
+/** A record the fast path declined, waiting to be decoded by csv-parse with the declined records around it. */
+interface Declined {
+  start: number;
+  end: number;
+  row: number;
+  fields: number;
+  /** Set when the record is rejected for its structure (encoding, quoting, field count) whatever its values. */
+  reasons?: { errors: string[]; kinds: string[] };
+}
+
+/** At most this many declined records wait for one csv-parse call. */
+const MAX_DECLINED_RUN = 2048;
 
 /**
  * Turns blocks of CSV bytes into COPY input (FORMAT csv) and rejected rows.
  *
- * Fast path: a record without quotes whose every cell passes its kind's hand-written check (and the source's
- * cross-column rules) is sent as the very bytes it was read as: runs of such lines become one slice of the input
- * buffer, no strings are built. Everything else is decoded, validated by zod (validateRecord, the source of
- * truth) and either re-encoded as a clean CSV line or rejected with every reason.
+ * Fast path: a record whose every cell passes its kind's compiled check (and the source's cross-column rules) is
+ * sent as the very bytes it was read as: runs of such lines become one slice of the input buffer, no strings are
+ * built. A cell zod would trim, or a date in one of the column's own formats, is checked the same way and the line
+ * is rewritten with the trimmed bytes or the ISO date. Quoted text cells pass as they are (PostgreSQL unquotes them
+ * as csv-parse would). Everything else is decoded by csv-parse (runs of such records in one call), validated by zod
+ * (validateRecord, the source of truth) and either re-encoded as a clean CSV line or rejected with every reason.
  *
  * One instance serves one chunk; `startCopy()` before each COPY statement (the line-end style of a COPY stream must
- * not change midway, so a line is re-encoded when its line end differs from the stream's).
+ * not change midway, so a line is rewritten when its line end differs from the stream's).
  */
 export class CsvRowProcessor {
   private readonly scanner: RecordScanner;
   private readonly width: number;
   private readonly nums: Float64Array;
   private readonly times: Float64Array;
+  /** ISO_DATE cells: the date as y * 10000 + m * 100 + d. */
+  private readonly ymd: Int32Array;
+  /** Per cell of the current record: how it is written (AS_READ, TRIMMED, ISO_DATE) and its trimmed bounds. */
+  private readonly mode: Uint8Array;
+  private readonly ts: Int32Array;
+  private readonly te: Int32Array;
   private readonly refine: SourceSpec['refine'];
   /**
    * The row the refine rules see on the fast path: one object whose properties read the current record's cells on
@@ -70,6 +102,11 @@ export class CsvRowProcessor {
   private current: Buffer = Buffer.alloc(0);
   /** Line end of the current COPY stream (EOL_NONE until the first line is written). */
   private eol = EOL_NONE;
+  /** Rewritten lines are written here; out[outStart, outPos) is not emitted yet. Emitted bytes are never reused. */
+  private out: Buffer = Buffer.alloc(0);
+  private outStart = 0;
+  private outPos = 0;
+  private declined: Declined[] = [];
 
   /** Output of the current batch, in order. */
   pieces: Buffer[] = [];
@@ -96,6 +133,10 @@ export class CsvRowProcessor {
     this.scanner = new RecordScanner(Math.max(this.width + 64, 256));
     this.nums = new Float64Array(this.width);
     this.times = new Float64Array(this.width);
+    this.ymd = new Int32Array(this.width);
+    this.mode = new Uint8Array(this.width);
+    this.ts = new Int32Array(this.width);
+    this.te = new Int32Array(this.width);
     this.refine = layout.spec.refine;
     layout.names.forEach((name, k) => Object.defineProperty(this.refineRow, name, { enumerable: true, get: () => this.cell(k) }));
   }
@@ -108,6 +149,7 @@ export class CsvRowProcessor {
     this.rejects = [];
     this.lineMap = [];
     this.streamLines = 0;
+    this.outStart = this.outPos;
   }
 
   /** The chunk row of line `line` (1-based, as PostgreSQL counts) of the current COPY stream. */
@@ -119,17 +161,80 @@ export class CsvRowProcessor {
     return undefined;
   }
 
-  private mapLine(row: number): void {
+  /** Records that the next `lines` lines of the COPY stream are `row` (a fast-path line is one line). */
+  private mapLine(row: number, lines = 1): void {
     const map = this.lineMap;
     const n = map.length;
     // consecutive records on consecutive lines need no new entry
-    if (n >= 2 && map[n - 1]! + (this.streamLines - map[n - 2]!) === row) return;
-    map.push(this.streamLines, row);
+    if (!(n >= 2 && map[n - 1]! + (this.streamLines - map[n - 2]!) === row)) map.push(this.streamLines, row);
+    this.streamLines += lines;
   }
 
   private emit(piece: Buffer): void {
+    this.flushOut();
     this.pieces.push(piece);
     this.pieceBytes += piece.length;
+  }
+
+  private flushOut(): void {
+    if (this.outPos === this.outStart) return;
+    const piece = this.out.subarray(this.outStart, this.outPos);
+    this.outStart = this.outPos;
+    this.pieces.push(piece);
+    this.pieceBytes += piece.length;
+  }
+
+  /** Room for `n` more bytes in the output buffer (a fresh one when full: emitted bytes may still be in flight). */
+  private room(n: number): Buffer {
+    if (this.outPos + n > this.out.length) {
+      this.flushOut();
+      this.out = Buffer.allocUnsafe(Math.max(OUT_BYTES, n));
+      this.outStart = this.outPos = 0;
+    }
+    return this.out;
+  }
+
+  private put(src: Buffer, s: number, e: number): void {
+    const out = this.room(e - s);
+    if (e - s > 48) {
+      out.set(src.subarray(s, e), this.outPos);
+      this.outPos += e - s;
+      return;
+    }
+    let i = this.outPos;
+    for (let j = s; j < e; j++) out[i++] = src[j]!;
+    this.outPos = i;
+  }
+
+  /** y * 10000 + m * 100 + d as YYYY-MM-DD. */
+  private putDate(v: number): void {
+    const out = this.room(10);
+    let i = this.outPos;
+    const y = Math.floor(v / 10000);
+    const m = Math.floor(v / 100) % 100;
+    const d = v % 100;
+    out[i++] = 48 + Math.floor(y / 1000);
+    out[i++] = 48 + (Math.floor(y / 100) % 10);
+    out[i++] = 48 + (Math.floor(y / 10) % 10);
+    out[i++] = 48 + (y % 10);
+    out[i++] = 45;
+    out[i++] = 48 + Math.floor(m / 10);
+    out[i++] = 48 + (m % 10);
+    out[i++] = 45;
+    out[i++] = 48 + Math.floor(d / 10);
+    out[i++] = 48 + (d % 10);
+    this.outPos = i;
+  }
+
+  private putText(text: string): void {
+    const out = this.room(text.length * 3); // may start a new buffer (and reset outPos): before reading outPos
+    this.outPos += out.write(text, this.outPos, 'utf8');
+  }
+
+  /** The stream's line end (set by the first line written). */
+  private lineEnd(eol: number): number {
+    if (this.eol === EOL_NONE) this.eol = eol === EOL_NONE ? EOL_LF : eol;
+    return this.eol;
   }
 
   /**
@@ -141,15 +246,15 @@ export class CsvRowProcessor {
   process(buf: Buffer, start: number, end: number, last: boolean, fileOffset: number, maxRejects = Infinity): number {
     const scanner = this.scanner;
     const width = this.width;
-    const codes = this.layout.codes;
-    const nullable = this.layout.nullable;
-    const nums = this.nums;
-    const times = this.times;
+    const { codes, nullable, dateFormats } = this.layout;
+    const { nums, times, ymd, mode, ts, te } = this;
     const fs = scanner.fs;
     const fe = scanner.fe;
+    const fq = scanner.fq;
     const rowKeys = this.rowKeysChunk !== undefined;
 
-    // UTF-8 validity, checked once for the whole stretch that ends at a line feed (never inside a character)
+    // UTF-8 validity, checked once for the whole stretch that ends at a line feed (never inside a character);
+    // record by record only when the stretch holds an invalid byte somewhere
     const lastLf = last ? end - 1 : buf.lastIndexOf(LF, end - 1);
     const checkedEnd = lastLf < start ? start : lastLf + 1;
     const stretchUtf8 = checkedEnd > start && isUtf8(buf.subarray(start, checkedEnd));
@@ -169,14 +274,37 @@ export class CsvRowProcessor {
           this.emit(buf.subarray(runStart, runEnd));
           runStart = -1;
         }
+        if (this.declined.length > 0 && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted();
         continue;
       }
       const row = ++this.rowsRead;
-      let ok = scanner.flags === 0 && scanner.fields === width && (next <= checkedEnd ? stretchUtf8 : isUtf8(buf.subarray(ls, next)));
+      let ok = (scanner.flags & ~F_QUOTED) === 0 && scanner.fields === width && ((next <= checkedEnd && stretchUtf8) || isUtf8(buf.subarray(ls, next)));
+      let rewrite = false;
       if (ok) {
         for (let k = 0; k < width; k++) {
-          const s = fs[k]!;
-          const e = fe[k]!;
+          let s = fs[k]!;
+          let e = fe[k]!;
+          mode[k] = AS_READ;
+          const code = codes[k];
+          if (fq[k] === 1) {
+            // a quoted cell: text only, as PostgreSQL will unquote it (decoded by csv-parse only if a rule reads it)
+            if (code !== 3 || !checkQuotedText(buf, s, e)) {
+              ok = false;
+              break;
+            }
+            ts[k] = s;
+            te[k] = e;
+            continue;
+          }
+          // spaces and tabs around a cell: zod trims them, so the line is written without them
+          if (s < e && (buf[s] === 32 || buf[s] === 9 || buf[e - 1] === 32 || buf[e - 1] === 9)) {
+            while (s < e && (buf[s] === 32 || buf[s] === 9)) s++;
+            while (e > s && (buf[e - 1] === 32 || buf[e - 1] === 9)) e--;
+            mode[k] = TRIMMED;
+            rewrite = true;
+          }
+          ts[k] = s;
+          te[k] = e;
           if (s === e) {
             if (nullable[k] === 0) {
               ok = false;
@@ -185,7 +313,6 @@ export class CsvRowProcessor {
             nums[k] = NaN;
             continue;
           }
-          const code = codes[k];
           if (code === 1) {
             if (!checkInt(buf, s, e)) {
               ok = false;
@@ -193,11 +320,12 @@ export class CsvRowProcessor {
             }
             nums[k] = parsed.number;
           } else if (code === 2) {
-            if (!checkNumeric(buf, s, e)) {
+            if (checkNumeric(buf, s, e)) nums[k] = parsed.number;
+            else if (checkDecimal(buf, s, e)) nums[k] = Number(buf.toString('latin1', s, e));
+            else {
               ok = false;
               break;
             }
-            nums[k] = parsed.number;
           } else if (code === 3) {
             if (!checkText(buf, s, e)) {
               ok = false;
@@ -210,30 +338,47 @@ export class CsvRowProcessor {
             }
             times[k] = parsed.time;
           } else if (code === 5) {
-            if (!checkDate(buf, s, e)) {
-              ok = false;
-              break;
+            if (checkDate(buf, s, e)) times[k] = parsed.time;
+            else {
+              const t = isoShaped(buf, s, e) ? undefined : matchDateFormats(dateFormats[k], buf, s, e);
+              if (t === undefined) {
+                ok = false;
+                break;
+              }
+              times[k] = t;
+              ymd[k] = parsed.ymd;
+              mode[k] = ISO_DATE;
+              rewrite = true;
             }
-            times[k] = parsed.time;
           } else {
             ok = false;
             break;
           }
         }
-        // a line that is exactly "\." would end COPY's input early: re-encode it (quoted)
-        if (ok && ce - ls === 2 && buf[ls] === 0x5c && buf[ls + 1] === 0x2e) ok = false;
+        // a line that is exactly "\." would end COPY's input early: it goes the slow way (and is written quoted)
+        if (ok && width === 1 && mode[0] !== ISO_DATE && te[0]! - ts[0]! === 2 && buf[ts[0]!] === 0x5c && buf[ts[0]! + 1] === 0x2e) ok = false;
         if (ok && this.refine !== undefined) {
           this.current = buf;
           if (this.refine(this.refineRow).length > 0) ok = false;
         }
       }
 
-      if (ok && !rowKeys) {
+      if (!ok) {
+        if (runStart >= 0) {
+          this.emit(buf.subarray(runStart, runEnd));
+          runStart = -1;
+        }
+        this.decline(buf, ls, next, row, fileOffset);
+        if (this.declined.length >= MAX_DECLINED_RUN && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted();
+        continue;
+      }
+      if (this.declined.length > 0 && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted();
+      this.rowsLoaded++;
+      // one line of the stream: the fast path takes no quoted line break
+      this.mapLine(row);
+      if (!rewrite && !rowKeys) {
         const eol = scanner.eol;
-        if (this.eol === EOL_NONE) this.eol = eol === EOL_NONE ? EOL_LF : eol;
-        this.mapLine(row);
-        this.streamLines++;
-        if (eol === this.eol) {
+        if (eol === this.lineEnd(eol)) {
           if (runStart < 0) runStart = ls;
           runEnd = next;
         } else {
@@ -244,50 +389,128 @@ export class CsvRowProcessor {
           this.emit(buf.subarray(ls, ce));
           this.emit(EOL_BYTES[this.eol]!);
         }
-        this.rowsLoaded++;
         continue;
       }
+      // a rewritten line (trimmed cells, ISO dates) and/or row keys (",<chunk>,<row>")
       if (runStart >= 0) {
         this.emit(buf.subarray(runStart, runEnd));
         runStart = -1;
       }
-      if (ok) {
-        // row-keys mode: the line as read plus ",<chunk>,<row>"
-        if (this.eol === EOL_NONE) this.eol = EOL_LF;
-        this.mapLine(row);
-        this.streamLines++;
-        this.emit(buf.subarray(ls, ce));
-        this.emit(Buffer.from(`,${this.rowKeysChunk},${row}${this.eol === EOL_CRLF ? '\r\n' : '\n'}`, 'latin1'));
-        this.rowsLoaded++;
-        continue;
+      if (!rewrite) this.put(buf, ls, ce);
+      else {
+        // the line as read, but for the cells written otherwise: copied in as few stretches as possible
+        let from = ls;
+        for (let k = 0; k < width; k++) {
+          const m = mode[k];
+          if (m === AS_READ) continue;
+          this.put(buf, from, fs[k]!);
+          if (m === ISO_DATE) this.putDate(ymd[k]!);
+          else this.put(buf, ts[k]!, te[k]!);
+          from = fe[k]!;
+        }
+        this.put(buf, from, ce);
       }
-      this.slowRow(buf, ls, next, row, fileOffset);
-      if (this.rejects.length >= maxRejects) break;
+      if (rowKeys) this.putText(`,${this.rowKeysChunk},${row}`);
+      this.putText(this.lineEnd(scanner.eol) === EOL_CRLF ? '\r\n' : '\n');
     }
     if (runStart >= 0) this.emit(buf.subarray(runStart, runEnd));
+    if (this.declined.length > 0 && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted();
+    this.flushOut();
     return p;
+  }
+
+  /** After decodeDeclined stopped at maxRejects: what follows the last record it handled is read again later. */
+  private stopped = { end: 0, row: 0 };
+  private stopAfterLastAccepted(): number {
+    this.rowsRead = this.stopped.row;
+    this.flushOut();
+    return this.stopped.end;
   }
 
   /** The value of cell k of the record the scanner holds, as the refine rules expect it (fast path only). */
   private cell(k: number): unknown {
-    const s = this.scanner.fs[k]!;
-    const e = this.scanner.fe[k]!;
+    const s = this.ts[k]!;
+    const e = this.te[k]!;
     if (s === e) return null;
     const code = this.layout.codes[k];
     if (code === 1 || code === 2) return this.nums[k];
     if (code === 4 || code === 5) return new Date(this.times[k]!);
+    // a quoted text cell: quotes off, doubled quotes undone (the scanner vouched for its quoting)
+    if (this.scanner.fq[k] === 1) return this.current.toString('utf8', s + 1, e - 1).replaceAll('""', '"');
     return this.current.toString('utf8', s, e);
   }
 
-  /** The record decoded, as {header: text}, with extra fields under "(extra field N)". */
-  private rawRecord(buf: Buffer): Record<string, unknown> {
+  /** Queues a record the fast path would not vouch for, with the reasons its structure alone gives for rejecting it. */
+  private decline(buf: Buffer, ls: number, next: number, row: number, fileOffset: number): void {
     const sc = this.scanner;
-    const raw: Record<string, unknown> = {};
-    const n = Math.min(sc.fields, sc.capacity);
-    for (let k = 0; k < n; k++) {
-      const key = k < this.width ? this.layout.header[k]! : `(extra field ${k + 1})`;
-      setOwn(raw, key, fieldText(buf, sc.fs[k]!, sc.fe[k]!, sc.fq[k]!));
+    const { header } = this.layout;
+    const width = this.width;
+    const d: Declined = { start: ls, end: next, row, fields: sc.fields };
+    this.declined.push(d);
+    if (!isUtf8(buf.subarray(ls, next))) {
+      const bad = ls + Math.max(0, firstInvalidUtf8(buf.subarray(ls, next)));
+      const byte = buf[bad] ?? 0;
+      d.reasons = {
+        errors: [
+          `not valid UTF-8 text: byte 0x${byte.toString(16).toUpperCase().padStart(2, '0')} at byte offset ${fileOffset + bad} of the file ` +
+            `(is the file in another encoding, e.g. Windows-1252 or Latin-1? save it as UTF-8)`,
+        ],
+        kinds: ['not valid UTF-8 text'],
+      };
+    } else if (sc.flags & F_UNTERMINATED) {
+      d.reasons = { errors: ['a quoted field is not closed before the end of the file (is the file truncated?)'], kinds: ['unclosed quoted field'] };
+    } else if (sc.fields !== width) {
+      const truncated = sc.eol === EOL_NONE && sc.fields < width ? ' (the last line of the file looks truncated)' : '';
+      d.reasons = { errors: [`has ${sc.fields} field(s) but the header has ${width}${truncated}`], kinds: ['wrong number of fields'] };
+    } else if (sc.flags & F_BAD_QUOTE) {
+      const errors: string[] = [];
+      for (let k = 0; k < width; k++) {
+        const s = sc.fs[k]!;
+        const e = sc.fe[k]!;
+        const q = buf.indexOf(QUOTE, s);
+        if (q === -1 || q >= e) continue;
+        if (!sc.fq[k]) errors.push(`column ${header[k]}: a double quote inside an unquoted field (quote the whole field and double the quote: "12"" pizza")`);
+        else if (buf[e - 1] !== QUOTE) errors.push(`column ${header[k]}: text after the closing quote of a quoted field`);
+      }
+      if (errors.length === 0) errors.push('badly quoted field');
+      d.reasons = { errors, kinds: ['bad quoting'] };
     }
+  }
+
+  /**
+   * Decodes the queued records with csv-parse (one call for the run), then validates, writes or rejects each in
+   * order. Returns true when it stopped early because `maxRejects` rejects piled up (this.stopped says where).
+   */
+  private decodeDeclined(buf: Buffer, maxRejects: number): boolean {
+    this.flushOut();
+    const queue = this.declined;
+    this.declined = [];
+    const first = queue[0]!.start;
+    const records = decodeRun(
+      buf.subarray(first, queue.at(-1)!.end),
+      queue.map((d) => d.fields),
+      (i) => buf.subarray(queue[i]!.start, queue[i]!.end),
+    );
+    for (let i = 0; i < queue.length; i++) {
+      const d = queue[i]!;
+      this.slowRow(d, records[i] ?? null, buf);
+      if (this.rejects.length >= maxRejects) {
+        this.stopped = { end: d.end, row: d.row };
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The record as {header: text}, with extra fields under "(extra field N)"; an unreadable one as its text. */
+  private rawRecord(fields: string[] | null, buf: Buffer, d: Declined): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    if (fields === null) {
+      setOwn(raw, '(record)', buf.toString('utf8', d.start, d.end).replace(/\r?\n$/, ''));
+      return raw;
+    }
+    const n = Math.min(fields.length, this.scanner.capacity);
+    for (let k = 0; k < n; k++) setOwn(raw, k < this.width ? this.layout.header[k]! : `(extra field ${k + 1})`, fields[k]!);
     return raw;
   }
 
@@ -296,46 +519,18 @@ export class CsvRowProcessor {
     this.rowsRejected++;
   }
 
-  /** Everything the fast path would not vouch for: decode, check the structure, validate with zod, encode or reject. */
-  private slowRow(buf: Buffer, ls: number, next: number, row: number, fileOffset: number): void {
-    const sc = this.scanner;
+  /** A declined record, decoded: reject it for its structure, or validate it with zod, then write or reject it. */
+  private slowRow(d: Declined, fields: string[] | null, buf: Buffer): void {
     const { header, names, kinds } = this.layout;
     const width = this.width;
-
-    if (!isUtf8(buf.subarray(ls, next))) {
-      const bad = ls + Math.max(0, firstInvalidUtf8(buf.subarray(ls, next)));
-      const byte = buf[bad] ?? 0;
-      this.reject(row, this.rawRecord(buf), [
-        `not valid UTF-8 text: byte 0x${byte.toString(16).toUpperCase().padStart(2, '0')} at byte offset ${fileOffset + bad} of the file ` +
-          `(is the file in another encoding, e.g. Windows-1252 or Latin-1? save it as UTF-8)`,
-      ], ['not valid UTF-8 text']);
-      return;
-    }
-    const raw = this.rawRecord(buf);
-    if (sc.flags & F_UNTERMINATED) {
-      this.reject(row, raw, ['a quoted field is not closed before the end of the file (is the file truncated?)'], ['unclosed quoted field']);
-      return;
-    }
-    if (sc.fields !== width) {
-      const truncated = sc.eol === EOL_NONE && sc.fields < width ? ' (the last line of the file looks truncated)' : '';
-      this.reject(row, raw, [`has ${sc.fields} field(s) but the header has ${width}${truncated}`], ['wrong number of fields']);
+    const row = d.row;
+    const raw = this.rawRecord(fields, buf, d);
+    if (d.reasons) {
+      this.reject(row, raw, d.reasons.errors, d.reasons.kinds);
       return;
     }
     const errors: string[] = [];
     const kindsSeen: string[] = [];
-    if (sc.flags & F_BAD_QUOTE) {
-      for (let k = 0; k < width; k++) {
-        const s = sc.fs[k]!;
-        const e = sc.fe[k]!;
-        const q = buf.indexOf(QUOTE, s);
-        const inField = q !== -1 && q < e;
-        if (!inField) continue;
-        if (!sc.fq[k]) errors.push(`column ${header[k]}: a double quote inside an unquoted field (quote the whole field and double the quote: "12"" pizza")`);
-        else if (buf[e - 1] !== QUOTE) errors.push(`column ${header[k]}: text after the closing quote of a quoted field`);
-      }
-      if (errors.length === 0) errors.push('badly quoted field');
-      kindsSeen.push('bad quoting');
-    }
     for (let k = 0; k < width; k++) {
       const v = raw[header[k]!];
       if (typeof v === 'string' && v.includes('\u0000')) {
@@ -359,14 +554,13 @@ export class CsvRowProcessor {
       line += csvField(result.row[names[k]!], kinds[k]);
     }
     if (this.rowKeysChunk !== undefined) line += `,${this.rowKeysChunk},${row}`;
-    if (this.eol === EOL_NONE) this.eol = EOL_LF;
-    line += this.eol === EOL_CRLF ? '\r\n' : '\n';
-    this.mapLine(row);
+    line += this.lineEnd(EOL_LF) === EOL_CRLF ? '\r\n' : '\n';
     // a quoted value with line breaks spans several lines of the stream (PostgreSQL counts them)
-    let breaks = 0;
-    for (let i = line.indexOf(this.eol === EOL_CRLF ? '\r' : '\n'); i !== -1; i = line.indexOf(this.eol === EOL_CRLF ? '\r' : '\n', i + 1)) breaks++;
-    this.streamLines += breaks;
-    this.emit(Buffer.from(line, 'utf8'));
+    const lf = this.eol === EOL_CRLF ? '\r' : '\n';
+    let lines = 0;
+    for (let i = line.indexOf(lf); i !== -1; i = line.indexOf(lf, i + 1)) lines++;
+    this.mapLine(row, lines);
+    this.putText(line);
     this.rowsLoaded++;
   }
 }

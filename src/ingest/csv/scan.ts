@@ -141,23 +141,4 @@ export class RecordScanner {
   }
 }
 
-/** The value of a field as text: quotes removed and "" undone for quoted fields (leniently, for bad quoting too). */
-export function fieldText(buf: Buffer, start: number, end: number, quoted: number): string {
-  if (!quoted) return buf.toString('utf8', start, end);
-  // opening quote at start; the closing quote is the last quote of the field (junk after it is kept)
-  let close = end - 1;
-  while (close > start && buf[close] !== QUOTE) close--;
-  const inner = close > start ? buf.toString('utf8', start + 1, close) + buf.toString('utf8', close + 1, end) : buf.toString('utf8', start + 1, end);
-  return inner.replace(/""/g, '"');
-}
-
 export const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-
-/** Header names as found: trimmed, quotes undone. */
-export function headerNames(buf: Buffer, scanner: RecordScanner): string[] {
-  const names: string[] = [];
-  for (let k = 0; k < Math.min(scanner.fields, scanner.capacity); k++) {
-    names.push(fieldText(buf, scanner.fs[k]!, scanner.fe[k]!, scanner.fq[k]!).trim());
-  }
-  return names;
-}
