@@ -80,10 +80,12 @@ export interface IngestSettings {
   chunkBytes?: number;
   /** GUDANG_DB_CHUNK_ROWS: rows per chunk of a database read. */
   dbChunkRows?: number;
+  /** Sources of no dataset, found by name before the datasets' (the benchmark's own files). */
+  sources?: readonly SourceSpec[];
 }
 
-function specOf(dataset: string, source: string): SourceSpec {
-  const spec = getDataset(dataset).sources.find((s) => s.name === source);
+function specOf(dataset: string, source: string, extra: readonly SourceSpec[] = []): SourceSpec {
+  const spec = extra.find((s) => s.name === source) ?? getDataset(dataset).sources.find((s) => s.name === source);
   if (!spec) throw ApplicationFailure.nonRetryable(`dataset ${dataset} has no source "${source}"`, 'UnknownDataset');
   return spec;
 }
@@ -108,18 +110,18 @@ async function releaseFile(pool: Pool, runId: string, source: string): Promise<v
 }
 
 export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
-  const config = settings ?? (() => {
+  const config: IngestSettings = settings ?? (() => {
     const c = loadConfig();
     return { sourceRoot: c.GUDANG_SOURCE_ROOT, chunkBytes: c.GUDANG_CHUNK_BYTES, dbChunkRows: c.GUDANG_DB_CHUNK_ROWS };
   })();
 
   return {
-    /** The whole load in one activity (no fan-out): kept for callers that want one step. */
+    /** The whole load in one activity (runLoad in-process): runs started before the fan-out replay with it. */
     async loadSource(input: LoadSourceInput): Promise<LoadResult> {
       return failFastOnBadInput(() =>
         heartbeating(async (beat) => {
           const ctx = Context.current();
-          return loadSource(pool, specOf(input.dataset, input.source), input.sourceDir, {
+          const { runId: _runId, reloads: _reloads, ...result } = await loadSource(pool, specOf(input.dataset, input.source, config.sources), input.sourceDir, {
             runId: ctx.info.workflowExecution?.runId ?? ctx.info.activityId,
             workflowId: ctx.info.workflowExecution?.workflowId ?? '',
             dataset: input.dataset,
@@ -129,6 +131,7 @@ export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
             allowEmpty: input.allowEmpty,
             heartbeat: beat,
           });
+          return result;
         }),
       );
     },
@@ -136,7 +139,7 @@ export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
     async planLoad(input: PlanLoadInput): Promise<PlannedLoad> {
       return failFastOnBadInput(() =>
         heartbeating(async (beat) => {
-          const spec = specOf(input.dataset, input.source);
+          const spec = specOf(input.dataset, input.source, config.sources);
           const opts = {
             runId: input.runId,
             workflowId: input.workflowId,
@@ -173,7 +176,7 @@ export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
           if (previous?.committedRows) ctx.log.info(`chunk ${input.chunk} of ${input.source}: retry after ${previous.committedRows} committed rows`);
           try {
             await ensureFile(pool, input.runId, input.source, beat);
-            return await loadChunk(pool, specOf(input.dataset, input.source), input.runId, input.chunk, {
+            return await loadChunk(pool, specOf(input.dataset, input.source, config.sources), input.runId, input.chunk, {
               heartbeat: beat,
               signal: ctx.cancellationSignal,
             });
@@ -189,7 +192,7 @@ export function createIngestActivities(pool: Pool, settings?: IngestSettings) {
     async publishLoad(input: PublishLoadInput): Promise<PublishLoadOutput> {
       return failFastOnBadInput(() =>
         heartbeating(async (beat) => {
-          const outcome = await publishLoad(pool, specOf(input.dataset, input.source), input.runId, {
+          const outcome = await publishLoad(pool, specOf(input.dataset, input.source, config.sources), input.runId, {
             workflowId: input.workflowId,
             heartbeat: beat,
             allowEmpty: input.allowEmpty,

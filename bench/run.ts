@@ -38,6 +38,8 @@ import { benchSourceDb, renderSourceDb } from './lib/source-db';
 import type { SourceDbResults } from './lib/source-db';
 import { benchSuperstore, renderSuperstore } from './lib/superstore';
 import type { SuperstoreBench } from './lib/superstore';
+import { benchZodRows, renderZodRows } from './lib/zod-rows';
+import type { ZodRowsBench } from './lib/zod-rows';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.resolve(BENCH_DIR, '..');
@@ -146,7 +148,7 @@ async function main(): Promise<void> {
 
   const db = await createBenchDatabase(o.serverUrl);
   log(`database ${db.name}`);
-  const report: BenchReport & { profiles?: { label: string; file: string; summary: ProfileSummary }[]; dashboard?: DashboardBench; sourceDb?: SourceDbResults; superstore?: SuperstoreBench } = {
+  const report: BenchReport & { profiles?: { label: string; file: string; summary: ProfileSummary }[]; dashboard?: DashboardBench; sourceDb?: SourceDbResults; superstore?: SuperstoreBench; zodRows?: ZodRowsBench } = {
     orderLines: expectedRows,
     repeats: o.repeats,
     machine,
@@ -168,6 +170,9 @@ async function main(): Promise<void> {
         zodVariantDir: o.zodVariant ? `${dir}-zodpath` : undefined,
         log,
       });
+    }
+    if (o.parts.includes('zod-rows')) {
+      report.zodRows = await benchZodRows({ pool: db.pool, url: db.url, lines: o.orderLines, dataDir: path.join(BENCH_DIR, 'data'), repeats: o.repeats, log });
     }
     if (o.profile) {
       report.profiles = [await profileIngest(db, dataset, dir, workDir, o, 'file')];
@@ -212,6 +217,7 @@ async function main(): Promise<void> {
   if (report.dashboard) markdown += `\n\n${renderDashboard(report.dashboard)}\n`;
   if (report.sourceDb) markdown += `\n\n${renderSourceDb(report.sourceDb)}\n`;
   if (report.superstore) markdown += `\n\n${renderSuperstore(report.superstore)}\n`;
+  if (report.zodRows) markdown += `\n\n${renderZodRows(report.zodRows)}\n`;
   const finishedAt = new Date();
   await mkdir(path.resolve(REPO_DIR, o.resultsDir), { recursive: true });
   const day = startedAt.toISOString().slice(0, 10);

@@ -2,6 +2,7 @@ import { ApplicationFailure, CancellationScope, patched, proxyActivities, workfl
 import type { Activities } from '../activities';
 import { ACTIVITY_OPTIONS } from '../src/contracts';
 import type { LoadResult } from '../src/contracts';
+import { runLoad } from './load-steps';
 
 // How one source gets into staging. The pipeline calls ingestSource once per source; how the load is split is
 // this module's business alone:
@@ -10,6 +11,9 @@ import type { LoadResult } from '../src/contracts';
 //   loadChunk ×N  side by side (as many at once as the workers run activities); each commits batch by batch and,
 //                 retried, carries on from its last committed batch
 //   publishLoad   primary key, duplicates, reject budget, swap into staging.<source>, ops.loads
+//
+// The order of the steps (and the reload, and the cleanup) is runLoad's (load-steps.ts), shared with the in-process
+// loader; this module says how each step runs here: as an activity.
 //
 // Only names, numbers and offsets travel through the history; rows never do.
 
@@ -44,35 +48,28 @@ export async function ingestSource(input: IngestSourceInput, order?: IngestSourc
   if (!patched('ingest-plan-chunks-publish')) return loadSource(input);
   const { runId, workflowId } = workflowInfo();
   const ref = { dataset: input.dataset, source: input.source, runId, workflowId };
-  const plan = await planLoad.executeWithOptions({ summary: `plan ${input.source}` }, [
-    { ...ref, sourceDir: input.sourceDir, rejectBudget: input.rejectBudget, ...(input.sourceDb ? { sourceDb: input.sourceDb, period: input.period } : {}) },
-  ]);
-  try {
-    // A second round happens only when publishing found duplicate keys in a load made without row numbers.
-    for (let round = 0; round < 2; round++) {
-      const n = plan.chunks.length;
-      await Promise.all(
-        plan.chunks.map((chunk) =>
-          loadChunk.executeWithOptions({ summary: `load ${input.source} chunk ${chunk + 1}/${n}${round > 0 ? ' (with row numbers)' : ''}` }, [{ ...ref, chunk }]),
-        ),
-      );
+  return runLoad({
+    plan: () =>
+      planLoad.executeWithOptions({ summary: `plan ${input.source}` }, [
+        { ...ref, sourceDir: input.sourceDir, rejectBudget: input.rejectBudget, ...(input.sourceDb ? { sourceDb: input.sourceDb, period: input.period } : {}) },
+      ]),
+    chunk: (chunk, n, round) =>
+      loadChunk.executeWithOptions({ summary: `load ${input.source} chunk ${chunk + 1}/${n}${round > 0 ? ' (with row numbers)' : ''}` }, [{ ...ref, chunk }]),
+    publish: async () => {
       if (order) await order.parentsPublished();
-      const outcome = await publishLoad.executeWithOptions({ summary: `publish ${input.source}` }, [
+      return publishLoad.executeWithOptions({ summary: `publish ${input.source}` }, [
         { ...ref, ...(input.allowEmpty ? { allowEmpty: true } : {}), ...(order ? { relations: true } : {}) },
       ]);
-      if (outcome.status === 'published') return outcome.result;
-    }
-    throw ApplicationFailure.nonRetryable(`${plan.file}: the load could not be published after reloading it with row numbers`, 'SourceFormatError');
-  } catch (err) {
-    // Do not leave the landing table behind; its rejected rows stay in ops.rejected_rows. Best effort: a landing
-    // table that survives (database down) is swept by a later plan.
-    await CancellationScope.nonCancellable(async () => {
-      try {
-        await discardLoad(ref);
-      } catch {
-        // swept later
-      }
-    });
-    throw err;
-  }
+    },
+    // Best effort, even when the run is cancelled: a landing table that survives (database down) is swept by a later plan.
+    discard: () =>
+      CancellationScope.nonCancellable(async () => {
+        try {
+          await discardLoad(ref);
+        } catch {
+          // swept later
+        }
+      }),
+    notPublished: (message) => ApplicationFailure.nonRetryable(message, 'SourceFormatError'),
+  });
 }

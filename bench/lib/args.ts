@@ -1,5 +1,5 @@
-export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout' | 'dashboard' | 'workers' | 'source-db' | 'superstore';
-export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout', 'dashboard', 'workers', 'source-db', 'superstore'];
+export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout' | 'dashboard' | 'workers' | 'source-db' | 'superstore' | 'zod-rows';
+export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout', 'dashboard', 'workers', 'source-db', 'superstore', 'zod-rows'];
 
 export interface BenchOptions {
   orderLines: number;
@@ -40,14 +40,15 @@ export const USAGE = `npm run bench -- [options]
   --data DIR           reuse the source files in DIR (default bench/data/lines-N-seed-S, generated if missing)
   --seed S             generator seed (default 42)
   --skip-pandas        do not run the pandas to_sql method
-  --no-zod-variant     do not measure the Zod path (a copy of the file with qty space-padded, which the
-                       ingest engine's fast path declines, so every row goes through Zod)
-  --only PARTS         comma-separated subset of ingest,transform,e2e,fanout,dashboard,workers,source-db
-                       (default ingest,transform,e2e,workers; dashboard: API latency and page paint over the
-                       built warehouse; workers: the compiled worker's idle and peak RSS over a whole run, and
-                       one vs two worker processes loading one file's chunks; source-db: the order lines read
-                       from PostgreSQL and MariaDB by gudang against psql's copy and the mariadb client; see
-                       bench/README.md)
+  --no-zod-variant     do not measure the Zod path (a copy of the file with qty quoted, which the ingest
+                       engine's fast path declines, so every row goes through csv-parse and Zod)
+  --only PARTS         comma-separated subset of ingest,transform,e2e,fanout,dashboard,workers,source-db,
+                       superstore,zod-rows (default ingest,transform,e2e,workers,zod-rows; dashboard: API
+                       latency and page paint over the built warehouse; workers: the compiled worker's idle and
+                       peak RSS over a whole run, and one vs two worker processes loading one file's chunks;
+                       source-db: the order lines read from PostgreSQL and MariaDB by gudang against psql's copy
+                       and the mariadb client; zod-rows: the raw Superstore CSV's shape at N lines, gudang's
+                       ingest against psql \\copy; see bench/README.md)
   --db-chunk-rows N    source-db: rows per chunk of a database read (default 250000: 4 chunks at 1M)
                        (--only superstore: the Superstore transform against the same SQL in psql)
   --superstore-lines N, --superstore-customers M, --superstore-products P
@@ -168,7 +169,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
         throw new Error(`unknown option ${a}\n\n${USAGE}`);
     }
   }
-  parts ??= ['ingest', 'transform', 'e2e', 'workers'];
+  parts ??= ['ingest', 'transform', 'e2e', 'workers', 'zod-rows'];
   if (o.chunks && !parts.includes('fanout')) parts.push('fanout');
   return {
     ...o,

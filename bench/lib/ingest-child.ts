@@ -1,7 +1,9 @@
 /**
  * One project ingest in its own process, so the benchmark can time it as a whole process (like psql and pandas)
  * and read its peak RSS and CPU time. It runs the pipeline's own ingest activities (planLoad, loadChunk per chunk,
- * publishLoad) in-process, in the order workflows/ingest.ts runs them, each in a MockActivityEnvironment.
+ * publishLoad) in-process, each in a MockActivityEnvironment, in the pipeline's own order (runLoad, the function
+ * workflows/ingest.ts runs them with), the chunks `--concurrency` at a time like a worker's activity slots.
+ * `--source superstore_raw` is the benchmark's own source (bench/lib/superstore-csv.ts).
  *
  *   node dist/bench/ingest-child.js --db URL --source NAME --dir DIR [--chunk-bytes N] [--concurrency N] [--migrate]
  *                                   [--source-db URL [--db-chunk-rows N]]
@@ -14,10 +16,13 @@ import { performance } from 'node:perf_hooks';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { createIngestActivities } from '../../activities/ingest';
+import { runLoad } from '../../workflows/load-steps';
+import { limited } from '../../src/ingest/load';
 import { getDataset } from '../../src/datasets';
 import { stagingDDL } from '../../src/ingest/staging';
 import { migrate } from '../../src/warehouse/migrate';
 import { peakRssKiB, rssKiB } from './proc';
+import { superstoreRaw } from './superstore-csv';
 
 export interface IngestChildResult {
   engine: string;
@@ -45,14 +50,6 @@ function arg(argv: string[], name: string): string | undefined {
   return i === -1 ? undefined : argv[i + 1];
 }
 
-/** Runs chunks `limit` at a time, as a worker with that many activity slots does. */
-async function mapLimited<T>(items: readonly number[], limit: number, fn: (item: number) => Promise<T>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
-
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const db = arg(argv, '--db');
@@ -66,7 +63,8 @@ async function main(): Promise<void> {
   const dbChunkRows = arg(argv, '--db-chunk-rows');
   if (!db || !dir) throw new Error('usage: ingest-child --db URL --dir DIR [--source NAME]');
 
-  const spec = getDataset(datasetName).sources.find((s) => s.name === sourceName);
+  const extra = [superstoreRaw];
+  const spec = extra.find((s) => s.name === sourceName) ?? getDataset(datasetName).sources.find((s) => s.name === sourceName);
   if (!spec) throw new Error(`no source ${sourceName}`);
   // The engine holds a connection per running chunk and may take a second one meanwhile (the reject budget
   // check): a pool of at most `concurrency` connections can hang. Size it like the worker's (GUDANG_DB_POOL_SIZE, 8).
@@ -77,24 +75,34 @@ async function main(): Promise<void> {
     await migrate(pool);
     await pool.query(stagingDDL(spec));
   }
-  const acts = createIngestActivities(pool, { chunkBytes: chunkBytes ? Number(chunkBytes) : undefined, dbChunkRows: dbChunkRows ? Number(dbChunkRows) : undefined });
+  const acts = createIngestActivities(pool, { chunkBytes: chunkBytes ? Number(chunkBytes) : undefined, dbChunkRows: dbChunkRows ? Number(dbChunkRows) : undefined, sources: extra });
   const run = <P extends unknown[], R>(fn: (...args: P) => Promise<R>, ...args: P): Promise<R> => new MockActivityEnvironment().run(fn, ...args);
   const ref = { dataset: datasetName, source: sourceName, runId: randomUUID(), workflowId: 'bench' };
 
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const rssBeforeKiB = rssKiB();
-  const plan = await run(acts.planLoad, { ...ref, sourceDir: dir, ...(sourceDb ? { sourceDb } : {}) });
-  const t0c = performance.now();
-  let outcome = { status: 'reload' } as Awaited<ReturnType<typeof acts.publishLoad>>;
-  let tp = t0c;
-  for (let round = 0; round < 2 && outcome.status !== 'published'; round++) {
-    await mapLimited(plan.chunks, Number(concurrency ?? 4), (chunk) => run(acts.loadChunk, { ...ref, chunk }));
-    tp = performance.now();
-    outcome = await run(acts.publishLoad, ref);
-  }
-  if (outcome.status !== 'published') throw new Error(`${sourceName}: not published (${outcome.reason})`);
-  const result = outcome.result;
+  let t0c = t0;
+  let tp = t0;
+  let chunks = 0;
+  const loadChunk = limited(Number(concurrency ?? 4), (chunk: number) => run(acts.loadChunk, { ...ref, chunk }));
+  const result = await runLoad({
+    plan: async () => {
+      const plan = await run(acts.planLoad, { ...ref, sourceDir: dir, ...(sourceDb ? { sourceDb } : {}) });
+      t0c = performance.now();
+      chunks = plan.chunks.length;
+      return plan;
+    },
+    chunk: (chunk) => loadChunk(chunk),
+    publish: () => {
+      tp = performance.now();
+      return run(acts.publishLoad, ref);
+    },
+    discard: async () => {
+      await run(acts.discardLoad, ref).catch(() => undefined);
+    },
+    notPublished: (message) => new Error(message),
+  });
   const t1 = performance.now();
   const cpu = process.cpuUsage(cpu0);
   await pool.end();
@@ -110,7 +118,7 @@ async function main(): Promise<void> {
     cpuUserMs: cpu.user / 1000,
     cpuSystemMs: cpu.system / 1000,
     rssBeforeKiB,
-    timings: { planMs: t0c - t0, chunksMs: tp - t0c, publishMs: t1 - tp, chunks: plan.chunks.length },
+    timings: { planMs: t0c - t0, chunksMs: tp - t0c, publishMs: t1 - tp, chunks },
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }

@@ -217,7 +217,7 @@ export function renderMarkdown(r: BenchReport, targets: Target[]): string {
     line('psql `\\copy` (ceiling)', 'copy');
     line('psql `\\copy` into a table without index, then `ADD PRIMARY KEY`', 'copy-deferred');
     line(`project: ${ing.engine}`, 'project');
-    line(`project, Zod path: the same rows with ${ing.zodVariant?.paddedColumn ?? '?'} space-padded, so every row goes through Zod`, 'project-zod');
+    line(`project, Zod path: the same rows with ${ing.zodVariant?.quotedColumn ?? ing.zodVariant?.paddedColumn ?? '?'} ${ing.zodVariant?.quotedColumn ? 'quoted' : 'space-padded'}, so every row goes through ${ing.zodVariant?.quotedColumn ? 'csv-parse and ' : ''}Zod`, 'project-zod');
     line("pandas `to_sql(method='multi', chunksize=1000)`", 'pandas');
     out.push('');
     out.push(

@@ -9,8 +9,8 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { z } from 'zod';
 import { djangoApparel } from '../../src/datasets/django-apparel';
 import { InputError } from '../../src/errors';
-import { ingestFile } from '../../src/ingest/engine';
-import type { IngestFileOptions } from '../../src/ingest/engine';
+import { loadSource } from '../../src/ingest/load';
+import type { LoadOptions } from '../../src/ingest/load';
 import { col, defineSource } from '../../src/sources/columns';
 import type { SourceSpec } from '../../src/sources/types';
 import { migrate } from '../../src/warehouse/migrate';
@@ -45,9 +45,9 @@ async function fixture(files: Record<string, string | Buffer | Uint8Array>): Pro
   return d;
 }
 
-const load = (spec: SourceSpec, d: string, opts: IngestFileOptions = {}) => ingestFile(db.pool, spec, d, { runId: `files-${n}`, ...opts });
+const load = (spec: SourceSpec, d: string, opts: LoadOptions = {}) => loadSource(db.pool, spec, d, { runId: `files-${n}`, ...opts });
 
-async function fails(spec: SourceSpec, d: string, type: string, message: RegExp, opts: IngestFileOptions = {}): Promise<void> {
+async function fails(spec: SourceSpec, d: string, type: string, message: RegExp, opts: LoadOptions = {}): Promise<void> {
   await assert.rejects(load(spec, d, opts), (err: unknown) => {
     assert.ok(err instanceof InputError, `expected an InputError, got ${String(err)}`);
     assert.equal(err.type, type);

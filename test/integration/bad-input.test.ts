@@ -11,7 +11,7 @@ import { formatSummary } from '../../src/cli/format';
 import type { PipelineSummary } from '../../src/contracts';
 import { djangoApparel } from '../../src/datasets/django-apparel';
 import { InputError } from '../../src/errors';
-import { ingestFile } from '../../src/ingest/engine';
+import { loadSource } from '../../src/ingest/load';
 import { col, defineSource } from '../../src/sources/columns';
 import type { SourceSpec } from '../../src/sources/types';
 import { startHarness } from '../helpers/pipeline';
@@ -54,7 +54,7 @@ async function fixture(files: Record<string, string | Buffer | Uint8Array>): Pro
   return d;
 }
 
-const load = (spec: SourceSpec, d: string, rejectBudget?: string) => ingestFile(h.db.pool, spec, d, { runId: `bad-${n}`, rejectBudget });
+const load = (spec: SourceSpec, d: string, rejectBudget?: string) => loadSource(h.db.pool, spec, d, { runId: `bad-${n}`, rejectBudget });
 
 /** The load fails with an InputError of `type` whose message matches. */
 async function fails(spec: SourceSpec, d: string, type: string, message: RegExp): Promise<void> {
@@ -221,7 +221,7 @@ void describe('awkward but valid input loads', () => {
     });
     // a header-only file is an empty delivery: refused unless the run allows it (bad-input-files: empty delivery)
     await assert.rejects(load(orders, csvText), /orders\.csv: has no data rows \(an empty or header-only delivery\)/);
-    const empty = await ingestFile(h.db.pool, orders, csvText, { runId: `bad-${n}-empty`, allowEmpty: true });
+    const empty = await loadSource(h.db.pool, orders, csvText, { runId: `bad-${n}-empty`, allowEmpty: true });
     assert.deepEqual([empty.rowsRead, empty.rowsLoaded], [0, 0]);
     const count = await h.db.pool.query(`SELECT count(*)::int AS n FROM staging.orders`);
     assert.equal(count.rows[0].n, 0, 'with --allow-empty a header-only file empties staging');

@@ -7,7 +7,7 @@ import { generateDataset } from '../../dataset/generate';
 import { djangoApparel } from '../../src/datasets/django-apparel';
 import { InputError } from '../../src/errors';
 import { loadChunk } from '../../src/ingest/chunk';
-import { ingestFile } from '../../src/ingest/engine';
+import { loadSource } from '../../src/ingest/load';
 import { planLoad } from '../../src/ingest/plan';
 import { publishLoad } from '../../src/ingest/publish';
 import { col, defineSource } from '../../src/sources/columns';
@@ -64,10 +64,10 @@ async function landingTables(): Promise<string[]> {
   return rows.map((r) => r.t);
 }
 
-void describe('ingestFile', () => {
+void describe('loadSource: the pipeline load (runLoad) in-process', () => {
   void test('a large CSV in parallel chunks: every row once, counts exact, ledger complete, nothing left behind', async () => {
     const d = await sourceDir('clean', lines);
-    const r = await ingestFile(db.pool, orderDetails, d, { runId: 'clean', chunkBytes: CHUNK, concurrency: 3, batchBytes: 256 * 1024 });
+    const r = await loadSource(db.pool, orderDetails, d, { runId: 'clean', chunkBytes: CHUNK, concurrency: 3, batchBytes: 256 * 1024 });
     assert.ok(r.chunks! > 5, `several chunks, got ${r.chunks}`);
     assert.deepEqual([r.rowsRead, r.rowsLoaded, r.rowsRejected], [LINES, LINES, 0]);
     const expectedSales = lines.reduce((s, l) => s + Number(l.split(',')[5]), 0);
@@ -87,7 +87,6 @@ void describe('ingestFile', () => {
     assert.deepEqual(await landingTables(), []);
     const pk = await one<{ def: string }>(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'staging.order_details'::regclass AND contype = 'p'`);
     assert.equal(pk.def, 'PRIMARY KEY (order_detail_id)');
-    assert.ok(r.timings.loadMs > 0 && r.timings.publish.indexMs >= 0);
   });
 
   void test('rejects anywhere in the file get their exact file row number; duplicate keys name the first row', async () => {
@@ -104,11 +103,11 @@ void describe('ingestFile', () => {
     data.splice(150_000, 0, dupOf100k);
     data.push(dupOf3);
     const d = await sourceDir('rejects', data);
-    const r = await ingestFile(db.pool, orderDetails, d, { runId: 'rejects', chunkBytes: CHUNK, concurrency: 2, rejectBudget: '10' });
+    const r = await loadSource(db.pool, orderDetails, d, { runId: 'rejects', chunkBytes: CHUNK, concurrency: 2, rejectBudget: '10' });
     assert.equal(r.rowsRead, LINES + 2);
     assert.equal(r.rowsRejected, 6);
     assert.equal(r.rowsLoaded, LINES - 4);
-    assert.equal(r.timings.reloads, 1, 'duplicates send the load round once more with row numbers');
+    assert.equal(r.reloads, 1, 'duplicates send the load round once more with row numbers');
     const rejected = await db.pool.query<{ row_number: number; errors: string[]; raw: Record<string, string> }>(
       `SELECT row_number::int, errors, raw FROM ops.rejected_rows WHERE run_id = 'rejects' ORDER BY row_number`,
     );
@@ -141,7 +140,7 @@ void describe('ingestFile', () => {
     const before = await one<{ n: number }>(`SELECT count(*)::int AS n FROM staging.order_details`);
     const data = lines.slice(0, 20_000).map((l, i) => (i % 1000 === 4 ? l.replace(/,(\d+),(\d+),(\d+)$/, ',0,$2,0') : l));
     const d = await sourceDir('over', data);
-    await assert.rejects(ingestFile(db.pool, orderDetails, d, { runId: 'over', chunkBytes: 64 * 1024, concurrency: 2, rejectBudget: '0.05%' }), (err: unknown) => {
+    await assert.rejects(loadSource(db.pool, orderDetails, d, { runId: 'over', chunkBytes: 64 * 1024, concurrency: 2, rejectBudget: '0.05%' }), (err: unknown) => {
       assert.ok(err instanceof InputError);
       assert.equal(err.type, 'SourceRowInvalid');
       assert.match(err.message, /^order_details\.csv: 20 of 20000 row\(s\) rejected, over the reject budget of 0\.05% of rows read/);
@@ -160,7 +159,7 @@ void describe('ingestFile', () => {
   void test('a rows budget stops loading as soon as it is blown', async () => {
     const data = lines.map((l, i) => (i === 3 ? l.replace(/^(\d+),/, 'oops,') : l));
     const d = await sourceDir('stop', data);
-    await assert.rejects(ingestFile(db.pool, orderDetails, d, { runId: 'stop', chunkBytes: CHUNK, concurrency: 1 }), /1 row\(s\) rejected before the load stopped, over the reject budget of 0 row\(s\).*row 4: column order_detail_id: expected an integer \(got "oops"\)/);
+    await assert.rejects(loadSource(db.pool, orderDetails, d, { runId: 'stop', chunkBytes: CHUNK, concurrency: 1 }), /1 row\(s\) rejected before the load stopped, over the reject budget of 0 row\(s\).*row 4: column order_detail_id: expected an integer \(got "oops"\)/);
     const ledger = await one<{ chunks: number; stopped: number; untouched: number }>(
       `SELECT count(*)::int AS chunks, count(*) FILTER (WHERE status = 'stopped')::int AS stopped,
               count(*) FILTER (WHERE rows_read = 0)::int AS untouched
@@ -223,7 +222,7 @@ void describe('ingestFile', () => {
   void test('staging with a view on it is refreshed in place (the swap falls back to TRUNCATE + INSERT)', async () => {
     await db.pool.query(`CREATE VIEW public.big_orders AS SELECT order_detail_id FROM staging.order_details WHERE qty > 3`);
     const d = await sourceDir('view', lines.slice(0, 5000));
-    const r = await ingestFile(db.pool, orderDetails, d, { runId: 'view' });
+    const r = await loadSource(db.pool, orderDetails, d, { runId: 'view' });
     assert.equal(r.rowsLoaded, 5000);
     const n = await one<{ n: number }>(`SELECT count(*)::int AS n FROM staging.order_details`);
     assert.equal(n.n, 5000);
@@ -241,7 +240,7 @@ void describe('ingestFile', () => {
     assert.ok(!tables.includes(dead.landingTable), 'the dead run`s landing table is gone');
     const status = await one<{ status: string }>(`SELECT status FROM ops.load_plans WHERE run_id = 'dead'`);
     assert.equal(status.status, 'abandoned');
-    await ingestFile(db.pool, orderDetails, d, { runId: 'alive' });
+    await loadSource(db.pool, orderDetails, d, { runId: 'alive' });
     assert.deepEqual(await landingTables(), []);
   });
 });
@@ -278,7 +277,7 @@ void describe('the Superstore sample (BOM, mixed month-first dates, quoted names
   });
 
   void test('loads end to end into staging, every row, dates month-first', async () => {
-    const r = await ingestFile(db.pool, superstore, SUPERSTORE, { runId: 'superstore', chunkBytes: 256 * 1024, concurrency: 2 });
+    const r = await loadSource(db.pool, superstore, SUPERSTORE, { runId: 'superstore', chunkBytes: 256 * 1024, concurrency: 2 });
     assert.deepEqual([r.rowsRead, r.rowsLoaded, r.rowsRejected], [9994, 9994, 0]);
     assert.ok(r.chunks! >= 4, 'a quoted file is cut into chunks too (at record starts)');
     const first = await one<Record<string, unknown>>(

@@ -11,7 +11,7 @@ import { failureMessage, startPipeline } from '../../src/client';
 import type { PipelineSummary } from '../../src/contracts';
 import { djangoApparel } from '../../src/datasets/django-apparel';
 import { InputError } from '../../src/errors';
-import { ingestFile } from '../../src/ingest/engine';
+import { loadSource } from '../../src/ingest/load';
 import { resolveSourceFile } from '../../src/ingest/paths';
 import { migrate } from '../../src/warehouse/migrate';
 import { createWorker } from '../../src/worker-factory';
@@ -66,7 +66,7 @@ void describe('names never come from file content', () => {
     const d = path.join(dir, 'inject');
     await mkdir(d, { recursive: true });
     await writeFile(path.join(d, 'order_details.csv'), 'order_detail_id,order_id,product_id,"qty""; DROP TABLE public.canary; --",item_price,unit_sales\n1,1,1,1,1,1\n');
-    await assert.rejects(ingestFile(h.db.pool, orderDetails, d), (err: unknown) => {
+    await assert.rejects(loadSource(h.db.pool, orderDetails, d), (err: unknown) => {
       assert.ok(err instanceof InputError);
       assert.equal(err.type, 'SourceHeaderMismatch');
       assert.match(err.message, /missing column\(s\) qty; unexpected column\(s\) "qty\\"; DROP TABLE public\.canary; --"/);
@@ -81,10 +81,10 @@ void describe('names never come from file content', () => {
     await mkdir(d, { recursive: true });
     const evil = `x'); DROP TABLE public.canary; --`;
     await writeFile(path.join(d, 'orders.csv'), `order_id,order_date,customer_id,province_id,city_id\n1,2022-01-01,1,1,1\n`);
-    await ingestFile(h.db.pool, orders, d);
+    await loadSource(h.db.pool, orders, d);
     const customers = djangoApparel.sources.find((s) => s.name === 'product_categories')!;
     await writeFile(path.join(d, 'product_categories.json'), JSON.stringify([{ product_category_id: 1, product_category_name: evil }]));
-    await ingestFile(h.db.pool, customers, d);
+    await loadSource(h.db.pool, customers, d);
     const stored = await h.db.pool.query(`SELECT product_category_name AS n FROM staging.product_categories`);
     assert.equal(stored.rows[0].n, evil);
     assert.equal((await h.db.pool.query(`SELECT to_regclass('public.canary') AS t`)).rows[0].t, 'canary');
@@ -197,7 +197,7 @@ void describe('the restricted role', () => {
   });
 
   void test('a failing load as the restricted role does not leak the connection string either', async () => {
-    const err = await ingestFile(restricted, orderDetails, path.join(root, 'missing')).then(
+    const err = await loadSource(restricted, orderDetails, path.join(root, 'missing')).then(
       () => assert.fail('should fail'),
       (e: unknown) => e as Error,
     );
