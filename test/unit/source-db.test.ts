@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { keyRanges, periodBounds } from '../../src/ingest/db/read';
-import { whereClause } from '../../src/ingest/db/source';
+import { trimDecimal, whereClause } from '../../src/ingest/db/source';
 import { hasPassword, parseSourceDbUrl, resolveSourceDb, sourceDbLocator } from '../../src/sources/database';
 
 void describe('source database locators', () => {
@@ -48,5 +48,9 @@ void describe('database reads', () => {
     assert.equal(wm, `WHERE t."updated_at" > '2022-03-01 10:00:00.123456' AND t."updated_at" <= '2022-03-02 00:00:00'`);
     const quoted = whereClause('mariadb', { table: 'orders', columns: ['order_id'], key: 'order_id', watermark: { column: 'note', above: "it's a \\" } });
     assert.equal(quoted, "WHERE t.`note` > 'it''s a \\\\'", 'a watermark value is a quoted literal (backslash doubled for MariaDB)');
+  });
+
+  void test('decimals as the server prints them lose trailing fraction zeros (the form the CSV fast path takes)', () => {
+    assert.deepEqual(['795000.00', '12.50', '-0.10', '7', '100', '0.00', '10.05'].map(trimDecimal), ['795000', '12.5', '-0.1', '7', '100', '0', '10.05']);
   });
 });

@@ -59,6 +59,8 @@ export function dbReadQuery(spec: SourceSpec, period: string | undefined): ReadQ
   const db = spec.database;
   if (!db) throw new InputError('ConfigError', `source ${spec.name} cannot be read from a database (its registry entry has no database section)`);
   const q: ReadQuery = { table: db.table ?? spec.name, columns: Object.keys(spec.columns), key: spec.primaryKey[0]! };
+  const numeric = Object.entries(spec.columns).filter(([, c]) => c.kind === 'numeric').map(([name]) => name);
+  if (numeric.length > 0) q.trimScale = numeric;
   if (period !== undefined && (db.periodColumn || db.periodVia)) q.period = { ...periodBounds(period), column: db.periodColumn, via: db.periodVia };
   return q;
 }
