@@ -23,6 +23,8 @@ import { resetWarehouse } from './transform';
 const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 const REPO_DIR = path.resolve(BENCH_DIR, '..');
 const WORKER_JS = path.join(REPO_DIR, 'dist', 'src', 'worker.js');
+/** As in package.json's "worker" script and the Dockerfile's CMD: V8's young generation at 1 MiB per semi-space and one V8 helper thread (idle RSS; see docs/performance.md). */
+export const WORKER_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1'];
 /** How long a worker sits ready before its idle RSS is read (the first polls and timers settle). */
 const IDLE_SETTLE_MS = 3000;
 
@@ -60,7 +62,8 @@ interface Proc {
 }
 
 function startProcess(file: string, env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, ['--enable-source-maps', file], { cwd: REPO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // the flags the deployed worker runs with (package.json "worker", Dockerfile CMD)
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, file], { cwd: REPO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: string) => (out = (out + d).slice(-20_000));
   child.stdout!.setEncoding('utf8').on('data', keep);
