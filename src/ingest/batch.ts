@@ -23,14 +23,16 @@ export interface RejectedRow {
   row: number;
   /** The record as read: {"column as in the file": value}. */
   raw: Record<string, unknown>;
+  /** Text files: the line where the record starts, within the chunk (CSV) or the file (JSON), 1-based. */
+  line?: number;
   /** Every reason, readable. */
   errors: string[];
   /** The reasons without values (for "most common errors"). */
   kinds: string[];
 }
 
-export function rejectFromErrors(row: number, raw: Record<string, unknown>, errors: RowError[]): RejectedRow {
-  return { row, raw, errors: errors.map(describeRowError), kinds: [...new Set(errors.map(errorKind))] };
+export function rejectFromErrors(row: number, raw: Record<string, unknown>, errors: RowError[], line?: number): RejectedRow {
+  return { row, line, raw, errors: errors.map(describeRowError), kinds: [...new Set(errors.map(errorKind))] };
 }
 
 export interface Checkpoint {
@@ -38,6 +40,8 @@ export interface Checkpoint {
   rowsRead: number;
   rowsLoaded: number;
   rowsRejected: number;
+  /** Line ends consumed within the chunk up to byteDone (CSV; 0 for other loads). */
+  linesDone?: number;
 }
 
 export const MAX_REJECTS_PER_BATCH = 10_000;
@@ -63,11 +67,11 @@ export async function write(stream: Writable, piece: Buffer): Promise<void> {
 /** Appends rejected rows to ops.rejected_rows with COPY (text format: every value escaped, nothing interpolated). */
 async function copyRejects(client: PoolClient, plan: LoadPlan, chunk: number, rejects: readonly RejectedRow[]): Promise<void> {
   if (rejects.length === 0) return;
-  const stream = client.query(copyFrom(`COPY ops.rejected_rows (run_id, source, file, chunk, chunk_row, raw, errors, kinds) FROM STDIN`));
+  const stream = client.query(copyFrom(`COPY ops.rejected_rows (run_id, source, file, chunk, chunk_row, chunk_line, raw, errors, kinds) FROM STDIN`));
   const done = finished(stream);
   let text = '';
   for (const r of rejects) {
-    text += copyTextLine([plan.runId, plan.source, plan.file, chunk, r.row, jsonForPg(r.raw), textArrayLiteral(r.errors), textArrayLiteral(r.kinds)]);
+    text += copyTextLine([plan.runId, plan.source, plan.file, chunk, r.row, r.line ?? null, jsonForPg(r.raw), textArrayLiteral(r.errors), textArrayLiteral(r.kinds)]);
     if (text.length > 256 * 1024) {
       await write(stream, Buffer.from(text, 'utf8'));
       text = '';
@@ -88,10 +92,10 @@ export async function rejectedSoFar(pool: Pool | PoolClient, plan: LoadPlan): Pr
 export async function advance(client: PoolClient, plan: LoadPlan, chunk: number, token: string, from: Checkpoint, to: Checkpoint, status: string): Promise<void> {
   const res = await client.query(
     `UPDATE ops.load_chunks
-        SET byte_done = $6, rows_read = $7, rows_loaded = $8, rows_rejected = $9, status = $10, batches = batches + 1,
+        SET byte_done = $6, rows_read = $7, rows_loaded = $8, rows_rejected = $9, status = $10, batches = batches + 1, lines_done = $12,
             finished_at = CASE WHEN $10 IN ('done', 'stopped') THEN now() END, updated_at = now()
       WHERE run_id = $1 AND source = $2 AND chunk = $3 AND owner_token = $4 AND byte_done = $5 AND rows_read = $11`,
-    [plan.runId, plan.source, chunk, token, from.byteDone, to.byteDone, to.rowsRead, to.rowsLoaded, to.rowsRejected, status, from.rowsRead],
+    [plan.runId, plan.source, chunk, token, from.byteDone, to.byteDone, to.rowsRead, to.rowsLoaded, to.rowsRejected, status, from.rowsRead, to.linesDone ?? 0],
   );
   if (res.rowCount !== 1) throw new Error(`chunk ${chunk} of ${plan.source} was taken over by another attempt; this attempt stops`);
   await client.query(`UPDATE ops.load_plans SET updated_at = now() WHERE run_id = $1 AND source = $2`, [plan.runId, plan.source]);

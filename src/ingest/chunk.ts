@@ -81,6 +81,7 @@ interface ChunkRow {
   rows_read: string;
   rows_loaded: string;
   rows_rejected: string;
+  lines_done: string;
   status: 'pending' | 'loading' | 'done' | 'stopped';
   batches: number;
 }
@@ -125,7 +126,7 @@ async function claim(pool: Pool, plan: LoadPlan, chunk: number, token: string): 
         SET owner_token = $4, attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now(),
             status = CASE WHEN status IN ('done', 'stopped') THEN status ELSE 'loading' END
       WHERE run_id = $1 AND source = $2 AND chunk = $3
-      RETURNING byte_start, byte_end, byte_done, rows_read, rows_loaded, rows_rejected, status, batches`,
+      RETURNING byte_start, byte_end, byte_done, rows_read, rows_loaded, rows_rejected, lines_done, status, batches`,
     [plan.runId, plan.source, chunk, token],
   );
   if (!rows[0]) throw new Error(`load of ${plan.source} in run ${plan.runId} has no chunk ${chunk} (was it discarded?)`);
@@ -158,6 +159,7 @@ export async function loadChunk(pool: Pool, spec: SourceSpec, runId: string, chu
     rowsRead: Number(row.rows_read),
     rowsLoaded: Number(row.rows_loaded),
     rowsRejected: Number(row.rows_rejected),
+    linesDone: Number(row.lines_done),
   };
   if (row.status === 'done' || row.status === 'stopped') return toResult(plan, chunk, row, resumed, 0, started);
 

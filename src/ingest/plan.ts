@@ -44,6 +44,8 @@ export interface LoadPlan {
   rejectBudget: string;
   mode: 'plain' | 'rowkeys';
   status: 'loading' | 'published' | 'failed' | 'abandoned';
+  /** CSV: the line number of the first byte of the data (after the header and any blank lines before it); else 1. */
+  firstLine?: number;
   /** Chunks: byte ranges of a file, or primary-key ranges [byteStart, byteEnd) of a database table. */
   chunks: ChunkRange[];
   /** Where the file came from: a remote file's URI, else the local path. */
@@ -72,6 +74,20 @@ export interface PlanOptions {
 }
 
 const READ_BYTES = 4 * 1024 * 1024;
+
+/** Line ends (LF) in the first `length` bytes of the file (a CSV header: small). */
+async function countLineEnds(path: string, length: number): Promise<number> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(buf, 0, length, 0);
+    let n = 0;
+    for (let i = buf.indexOf(0x0a); i !== -1 && i < bytesRead; i = buf.indexOf(0x0a, i + 1)) n++;
+    return n;
+  } finally {
+    await fh.close();
+  }
+}
 
 /** sha256 of the file, and whether it contains any double quote (which makes chunk boundaries need a real scan). */
 async function hashFile(path: string, size: number, heartbeat?: PlanOptions['heartbeat']): Promise<{ sha256: string; quotes: boolean }> {
@@ -121,6 +137,7 @@ interface PlanRow {
   source_uri: string | null;
   etag: string | null;
   db_read: DbRead | null;
+  first_line: string;
 }
 
 /** The stored plan of (run, source), with its chunks; undefined when there is none. */
@@ -149,6 +166,7 @@ export async function readPlan(db: Pool | PoolClient, runId: string, source: str
     mode: r.mode,
     status: r.status,
     dbRead: r.db_read ?? undefined,
+    firstLine: Number(r.first_line),
     chunks: chunks.rows.map((c) => ({ chunk: c.chunk, byteStart: Number(c.byte_start), byteEnd: Number(c.byte_end) })),
     sourceUri: r.source_uri ?? r.path,
     etag: r.etag ?? undefined,
@@ -213,8 +231,10 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
   // The header first: a wrong file fails before it is hashed.
   let header: string[];
   let dataStart = 0;
+  let firstLine = 1;
   if (spec.format === 'csv') {
     ({ header, dataStart } = await probeCsvHeader(path, file, st.size));
+    firstLine = 1 + (await countLineEnds(path, dataStart));
   } else {
     const stream = await readerFor(spec.format)(path, { sheet: spec.sheet, displayName: file });
     header = stream.header;
@@ -255,6 +275,7 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
     sourceUri: located.uri,
     etag: located.etag,
     remoteSourceDir: located.remote ? sourceDir : undefined,
+    firstLine,
   };
   await storePlan(pool, spec, plan, opts.workflowId);
   return plan;
@@ -265,8 +286,8 @@ export async function storePlan(pool: Pool, spec: SourceSpec, plan: LoadPlan, wo
   await withTransaction(pool, async (client) => {
     await client.query(
       `INSERT INTO ops.load_plans (run_id, source, dataset, workflow_id, file, path, format, size_bytes, mtime_ms, sha256, header,
-                                   copy_columns, landing_table, reject_budget, source_dir, source_uri, etag, db_read)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+                                   copy_columns, landing_table, reject_budget, source_dir, source_uri, etag, db_read, first_line)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
       [
         plan.runId,
         plan.source,
@@ -286,6 +307,7 @@ export async function storePlan(pool: Pool, spec: SourceSpec, plan: LoadPlan, wo
         plan.sourceUri,
         plan.etag ?? null,
         plan.dbRead ? JSON.stringify(plan.dbRead) : null,
+        plan.firstLine ?? 1,
       ],
     );
     const chunks = plan.chunks;

@@ -59,6 +59,7 @@ interface ChunkState {
   rows_read: string;
   rows_loaded: string;
   rows_rejected: string;
+  lines_done: string;
   status: string;
 }
 
@@ -86,8 +87,8 @@ async function rejectSummary(db: Pool | PoolClient, plan: LoadPlan) {
       WHERE r.run_id = $1 AND r.source = $2 AND ${REJECTED_FOR_ITSELF} GROUP BY k ORDER BY count(*) DESC, k LIMIT 5`,
     [plan.runId, plan.source],
   );
-  const first = await db.query<{ row_number: string; errors: string[] }>(
-    `SELECT row_number, errors FROM ops.rejected_rows r WHERE run_id = $1 AND source = $2 AND row_number IS NOT NULL AND ${REJECTED_FOR_ITSELF}
+  const first = await db.query<{ row_number: string; line_number: string | null; errors: string[] }>(
+    `SELECT row_number, line_number, errors FROM ops.rejected_rows r WHERE run_id = $1 AND source = $2 AND row_number IS NOT NULL AND ${REJECTED_FOR_ITSELF}
       ORDER BY row_number LIMIT 10`,
     [plan.runId, plan.source],
   );
@@ -102,6 +103,7 @@ async function rejectSummary(db: Pool | PoolClient, plan: LoadPlan) {
     kinds: kinds.rows.map((k) => ({ kind: k.kind, rows: Number(k.rows) })),
     firstRows: first.rows.map((r) => Number(r.row_number)),
     firstErrors: first.rows[0]?.errors ?? [],
+    firstLine: first.rows[0]?.line_number == null ? undefined : Number(first.rows[0].line_number),
   };
 }
 
@@ -155,7 +157,7 @@ async function switchToRowKeys(pool: Pool, plan: LoadPlan): Promise<void> {
     await client.query(addRowKeysDDL(plan.landingTable));
     await client.query(`DELETE FROM ops.rejected_rows WHERE run_id = $1 AND source = $2`, [plan.runId, plan.source]);
     await client.query(
-      `UPDATE ops.load_chunks SET byte_done = byte_start, rows_read = 0, rows_loaded = 0, rows_rejected = 0, status = 'pending',
+      `UPDATE ops.load_chunks SET byte_done = byte_start, rows_read = 0, rows_loaded = 0, rows_rejected = 0, lines_done = 0, status = 'pending',
               owner_token = NULL, finished_at = NULL, updated_at = now()
         WHERE run_id = $1 AND source = $2`,
       [plan.runId, plan.source],
@@ -170,7 +172,7 @@ function overBudgetMessage(plan: LoadPlan, read: number, stopped: boolean, s: Aw
   const counted = stopped ? `${s.rejected} row(s) rejected before the load stopped` : `${s.rejected} of ${read} row(s) rejected`;
   const kinds = s.kinds.map((k) => `${k.kind} (${k.rows})`).join(', ');
   const rows = s.firstRows.length ? `; first rejected row(s): ${s.firstRows.join(', ')}` : '';
-  const first = s.firstRows.length ? `; row ${s.firstRows[0]}: ${s.firstErrors.join('; ')}` : '';
+  const first = s.firstRows.length ? `; row ${s.firstRows[0]}${s.firstLine !== undefined ? ` (line ${s.firstLine})` : ''}: ${s.firstErrors.join('; ')}` : '';
   return `${plan.file}: ${counted}, over the reject budget of ${budgetText}; most common: ${kinds}${rows}${first} (all in ops.rejected_rows, run ${plan.runId})`;
 }
 
@@ -190,26 +192,31 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
 
   const chunks = (
     await pool.query<ChunkState>(
-      `SELECT chunk, rows_read, rows_loaded, rows_rejected, status FROM ops.load_chunks WHERE run_id = $1 AND source = $2 ORDER BY chunk`,
+      `SELECT chunk, rows_read, rows_loaded, rows_rejected, lines_done, status FROM ops.load_chunks WHERE run_id = $1 AND source = $2 ORDER BY chunk`,
       [runId, spec.name],
     )
   ).rows;
   const unfinished = chunks.filter((c) => c.status !== 'done' && c.status !== 'stopped');
   if (unfinished.length > 0) throw new Error(`cannot publish ${spec.name}: chunk(s) ${unfinished.map((c) => c.chunk).join(', ')} not finished`);
   const offsets = new Map<number, number>();
+  // CSV chunks count their lines from their own start; JSON records carry their line in the file
+  const lineOffsets = new Map<number, number>();
   let read = 0;
+  let lines = (plan.firstLine ?? 1) - 1;
   for (const c of chunks) {
     offsets.set(c.chunk, read);
     read += Number(c.rows_read);
+    lineOffsets.set(c.chunk, plan.format === 'csv' ? lines : 0);
+    lines += Number(c.lines_done);
   }
   const stopped = chunks.some((c) => c.status === 'stopped');
 
-  // 1. file row numbers of the rejected rows
+  // 1. file row (and line) numbers of the rejected rows
   await pool.query(
-    `UPDATE ops.rejected_rows AS r SET row_number = r.chunk_row + o.off
-       FROM unnest($3::int[], $4::bigint[]) AS o(chunk, off)
+    `UPDATE ops.rejected_rows AS r SET row_number = r.chunk_row + o.off, line_number = r.chunk_line + o.line_off
+       FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS o(chunk, off, line_off)
       WHERE r.run_id = $1 AND r.source = $2 AND r.chunk = o.chunk AND r.row_number IS NULL`,
-    [runId, spec.name, [...offsets.keys()], [...offsets.values()]],
+    [runId, spec.name, [...offsets.keys()], [...offsets.values()], [...lineOffsets.values()]],
   );
 
   const budget = parseRejectBudget(plan.rejectBudget);

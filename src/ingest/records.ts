@@ -70,7 +70,7 @@ export const loadRecordBatches: BatchRunner = async (client, pool, spec, plan, c
               text = '';
             }
           } else {
-            rejects.push(rejectFromErrors(record.row, record.values, result.errors));
+            rejects.push(rejectFromErrors(record.row, record.values, result.errors, record.line));
             rowsRejected++;
           }
           n++;
@@ -94,6 +94,7 @@ export const loadRecordBatches: BatchRunner = async (client, pool, spec, plan, c
         const header = column !== undefined ? plan.header[plan.copyColumns.indexOf(column)] : undefined;
         rejects.push({
           row: record.row,
+          line: record.line,
           raw: record.values,
           errors: [`${header !== undefined ? `column ${header}: ` : ''}PostgreSQL refused the value: ${pgErr.message ?? String(refused)}`],
           kinds: [`${header !== undefined ? `${header}: ` : ''}refused by PostgreSQL`],

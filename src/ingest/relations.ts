@@ -76,14 +76,15 @@ async function rejectedParents(db: PoolClient, runId: string, active: ActiveRela
   const cols = relation.parentColumns;
   await db.query(`DROP TABLE IF EXISTS pg_temp.gudang_parent_rejects`);
   await db.query(
-    `CREATE TEMP TABLE gudang_parent_rejects (${cols.map((c, i) => `k${i} ${parent.columns[c]!.pgType}`).join(', ')}, parent_row bigint, parent_file text, key_text text)`,
+    `CREATE TEMP TABLE gudang_parent_rejects (${cols.map((c, i) => `k${i} ${parent.columns[c]!.pgType}`).join(', ')}, parent_row bigint, parent_file text, key_text text, parent_line bigint)`,
   );
-  const { rows } = await db.query<{ row_number: string | null; file: string; raw: Record<string, unknown> }>(
-    `SELECT row_number, file, raw FROM ops.rejected_rows WHERE run_id = $1 AND source = $2`,
+  const { rows } = await db.query<{ row_number: string | null; line_number: string | null; file: string; raw: Record<string, unknown> }>(
+    `SELECT row_number, line_number, file, raw FROM ops.rejected_rows WHERE run_id = $1 AND source = $2`,
     [runId, parent.name],
   );
   const keys: string[][] = cols.map(() => []);
   const rowNumbers: (string | null)[] = [];
+  const lineNumbers: (string | null)[] = [];
   const files: string[] = [];
   const texts: string[] = [];
   for (const r of rows) {
@@ -100,14 +101,15 @@ async function rejectedParents(db: PoolClient, runId: string, active: ActiveRela
     values.forEach((v, i) => keys[i]!.push(v));
     rowNumbers.push(r.row_number);
     files.push(r.file);
+    lineNumbers.push(r.line_number);
     texts.push(cols.map((c, i) => `${c}=${values[i]}`).join(', '));
   }
   if (texts.length === 0) return 0;
   await db.query(
-    `INSERT INTO gudang_parent_rejects SELECT ${cols.map((c, i) => `k${i}::${parent.columns[c]!.pgType}`).join(', ')}, parent_row, parent_file, key_text
-       FROM unnest(${cols.map((_c, i) => `$${i + 1}::text[]`).join(', ')}, $${cols.length + 1}::bigint[], $${cols.length + 2}::text[], $${cols.length + 3}::text[])
-         AS t(${cols.map((_c, i) => `k${i}`).join(', ')}, parent_row, parent_file, key_text)`,
-    [...keys, rowNumbers, files, texts],
+    `INSERT INTO gudang_parent_rejects SELECT ${cols.map((c, i) => `k${i}::${parent.columns[c]!.pgType}`).join(', ')}, parent_row, parent_file, key_text, parent_line
+       FROM unnest(${cols.map((_c, i) => `$${i + 1}::text[]`).join(', ')}, $${cols.length + 1}::bigint[], $${cols.length + 2}::text[], $${cols.length + 3}::text[], $${cols.length + 4}::bigint[])
+         AS t(${cols.map((_c, i) => `k${i}`).join(', ')}, parent_row, parent_file, key_text, parent_line)`,
+    [...keys, rowNumbers, files, texts, lineNumbers],
   );
   const kcols = cols.map((_c, i) => `k${i}`);
   await db.query(`DELETE FROM gudang_parent_rejects AS t USING ${stagingTable(parent)} AS p WHERE ${joinOn('t', kcols, 'p', cols)}`);
@@ -141,7 +143,7 @@ export async function quarantineChildren(
     const moved = await db.query(
       `WITH matched AS (
          SELECT DISTINCT ON (l.ctid) l.ctid AS tid, l._chunk AS chunk, l._row AS chunk_row, o.off + l._row AS row_number,
-                to_jsonb(l) - '_chunk' - '_row' AS raw, t.parent_file, t.parent_row, t.key_text
+                to_jsonb(l) - '_chunk' - '_row' AS raw, t.parent_file, t.parent_row, t.parent_line, t.key_text
            FROM ${landing} AS l
            JOIN gudang_parent_rejects AS t ON ${on}
            JOIN unnest($4::int[], $5::bigint[]) AS o(chunk, off) ON o.chunk = l._chunk
@@ -149,7 +151,7 @@ export async function quarantineChildren(
        ), moved AS (
          INSERT INTO ops.rejected_rows (run_id, source, file, chunk, chunk_row, row_number, raw, errors, kinds)
          SELECT $1, $2, $3, chunk, chunk_row, row_number, raw,
-                ARRAY['its parent row was rejected (' || $6 || ' ' || parent_file || coalesce(' row ' || parent_row, '') || ', ' || key_text || '): quarantined with it'],
+                ARRAY['its parent row was rejected (' || $6 || ' ' || parent_file || coalesce(' row ' || parent_row, '') || coalesce(' line ' || parent_line, '') || ', ' || key_text || '): quarantined with it'],
                 ARRAY['${QUARANTINE_KIND}']
            FROM matched
          ON CONFLICT DO NOTHING

@@ -72,6 +72,8 @@ export interface DatabaseSourceSpec {
 /** One record as read from a file, before validation. `row` counts from 1 at the first data row. */
 export interface RawRecord {
   row: number;
+  /** Text files read whole (JSON): the line where the record starts (1-based, blank lines counted). */
+  line?: number;
   values: Record<string, unknown>;
 }
 

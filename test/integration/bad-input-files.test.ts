@@ -337,3 +337,54 @@ void describe('one bad value is one rejected row: bytes that are not UTF-8, valu
       /^smallints\.csv row 3: PostgreSQL refused a value of column n: value "70000" is out of range for type smallint$/);
   });
 });
+
+void describe('row numbers and line numbers', () => {
+  const spec = defineSource({
+    name: 'notes',
+    file: 'notes.csv',
+    format: 'csv',
+    columns: { id: col.int(), note: col.text() },
+    primaryKey: ['id'],
+  });
+
+  async function rowsAndLines(runId: string) {
+    const { rows } = await db.pool.query<{ row_number: number; line_number: number; id: unknown }>(
+      `SELECT row_number::int, line_number::int, raw->>'id' AS id FROM ops.rejected_rows WHERE run_id = $1 ORDER BY row_number`,
+      [runId],
+    );
+    return rows.map((r) => [r.row_number, r.line_number, r.id]);
+  }
+
+  // line 1 header, 2 blank, 3 row 1, 4-6 row 2 (a quoted note over three lines), 7 blank, 8 row 3 (bad), 9 row 4,
+  // 10-11 row 5 (two lines, bad id), 12 row 6 (bad)
+  const text = 'id,note\n\n1,a\n2,"x\ny\nz"\n\nthree,b\n4,c\nfive,"p\nq"\nsix,d\n';
+
+  for (const chunkBytes of [1 << 20, 12]) {
+    void test(`CSV: each rejected row has its row and its line (blank lines, quoted line breaks${chunkBytes < 100 ? ', many chunks' : ''})`, async () => {
+      const r = await load(spec, await fixture({ 'notes.csv': text }), { rejectBudget: '3', chunkBytes });
+      if (chunkBytes < 100) assert.ok(r.chunks! > 2, `${r.chunks} chunk(s)`);
+      assert.deepEqual([r.rowsRead, r.rowsLoaded, r.rowsRejected], [6, 3, 3]);
+      assert.deepEqual(await rowsAndLines(r.runId), [
+        [3, 8, 'three'],
+        [5, 10, 'five'],
+        [6, 12, 'six'],
+      ]);
+    });
+  }
+
+  void test('JSON: each rejected record has its row and the line where it starts', async () => {
+    const products = source('products');
+    const rec = (id: unknown) => JSON.stringify({ product_id: id, product_name: 'A', size: 'M', price: 10, product_category_id: 1 });
+    const json = `[\n${rec(1)},\n\n${rec('x')},\n${rec(3)}, ${rec('y')}\n]`;
+    const r = await load(products, await fixture({ 'products.json': json }), { rejectBudget: '2' });
+    const { rows } = await db.pool.query(`SELECT row_number::int, line_number::int FROM ops.rejected_rows WHERE run_id = $1 ORDER BY row_number`, [r.runId]);
+    assert.deepEqual(rows, [
+      { row_number: 2, line_number: 4 },
+      { row_number: 4, line_number: 5 },
+    ]);
+  });
+
+  void test('over the budget, the message names the first rejected row and its line', async () => {
+    await fails(spec, await fixture({ 'notes.csv': text }), 'SourceRowInvalid', /first rejected row\(s\): 3; row 3 \(line 8\): column id: expected an integer \(got "three"\)/);
+  });
+});

@@ -188,7 +188,7 @@ void describe('row-level problems go to ops.rejected_rows, with every reason and
 
   void test('over the budget: the run fails with the file, count, commonest reasons and first rows', async () => {
     const d = await fixture({ 'order_details.csv': `${HEADER}\n1,1,1,x,1,1\n2,1,1,1,1,1\n3,1,1,y,1,1\n4,1,1,0,1,0\n` });
-    await fails(orderDetails, d, 'SourceRowInvalid', /^order_details\.csv: .*over the reject budget of 0 row\(s\); most common: qty: expected an integer \(1\); first rejected row\(s\): 1; row 1: column qty: expected an integer \(got "x"\)/);
+    await fails(orderDetails, d, 'SourceRowInvalid', /^order_details\.csv: .*over the reject budget of 0 row\(s\); most common: qty: expected an integer \(1\); first rejected row\(s\): 1; row 1 \(line 2\): column qty: expected an integer \(got "x"\)/);
     const dd = await fixture({ 'order_details.csv': `${HEADER}\n1,1,1,x,1,1\n2,1,1,1,1,1\n3,1,1,y,1,1\n4,1,1,0,1,0\n` });
     await assert.rejects(load(orderDetails, dd, '2'), /3 row\(s\) rejected before the load stopped, over the reject budget of 2 row\(s\); most common: qty: expected an integer \(2\), qty: quantity must be positive \(1\); first rejected row\(s\): 1, 3, 4/);
   });
@@ -437,7 +437,7 @@ void describe('through the pipeline (Temporal)', () => {
     );
     assert.deepEqual(quarantined.rows.map((r) => r.row_number), lineRows);
     for (const r of quarantined.rows) {
-      assert.deepEqual(r.errors, ['its parent row was rejected (orders orders.csv row 3, order_id=3): quarantined with it']);
+      assert.deepEqual(r.errors, ['its parent row was rejected (orders orders.csv row 3 line 4, order_id=3): quarantined with it']);
       assert.deepEqual(r.kinds, ['parent row rejected']);
     }
     // nothing of order 3 in the warehouse, and every gate (facts reconcile with staging, marts with facts) passed

@@ -159,7 +159,7 @@ void describe('loadSource: the pipeline load (runLoad) in-process', () => {
   void test('a rows budget stops loading as soon as it is blown', async () => {
     const data = lines.map((l, i) => (i === 3 ? l.replace(/^(\d+),/, 'oops,') : l));
     const d = await sourceDir('stop', data);
-    await assert.rejects(loadSource(db.pool, orderDetails, d, { runId: 'stop', chunkBytes: CHUNK, concurrency: 1 }), /1 row\(s\) rejected before the load stopped, over the reject budget of 0 row\(s\).*row 4: column order_detail_id: expected an integer \(got "oops"\)/);
+    await assert.rejects(loadSource(db.pool, orderDetails, d, { runId: 'stop', chunkBytes: CHUNK, concurrency: 1 }), /1 row\(s\) rejected before the load stopped, over the reject budget of 0 row\(s\).*row 4 \(line 5\): column order_detail_id: expected an integer \(got "oops"\)/);
     const ledger = await one<{ chunks: number; stopped: number; untouched: number }>(
       `SELECT count(*)::int AS chunks, count(*) FILTER (WHERE status = 'stopped')::int AS stopped,
               count(*) FILTER (WHERE rows_read = 0)::int AS untouched

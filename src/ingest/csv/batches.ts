@@ -46,6 +46,7 @@ export const loadCsvBatches: BatchRunner = async (client, pool, spec, plan, chun
   processor.rowsRead = from.rowsRead;
   processor.rowsLoaded = from.rowsLoaded;
   processor.rowsRejected = from.rowsRejected;
+  processor.linesDone = from.linesDone ?? 0;
 
   const fh = await open(plan.path, 'r');
   let committed = from;
@@ -114,6 +115,7 @@ export const loadCsvBatches: BatchRunner = async (client, pool, spec, plan, chun
         rowsRead: processor.rowsRead,
         rowsLoaded: processor.rowsLoaded,
         rowsRejected: processor.rowsRejected,
+        linesDone: processor.linesDone,
       };
       const overBudget = await commitBatch(client, plan, chunk, token, batchFrom, to, processor.rejects, budget, eof);
       committed = to;

@@ -119,6 +119,9 @@ export class CsvRowProcessor {
   lineMap: number[] = [];
   /** Lines written to the current COPY stream (a re-encoded quoted value may span several). */
   streamLines = 0;
+  /** Line ends (LF) in the chunk before `lfPos` of the buffer being processed: the chunk's lines consumed so far. */
+  linesDone = 0;
+  private lfPos = 0;
   /** Records read so far in this chunk (the last one's row number). */
   rowsRead = 0;
   rowsLoaded = 0;
@@ -252,6 +255,7 @@ export class CsvRowProcessor {
     const fe = scanner.fe;
     const fq = scanner.fq;
     const rowKeys = this.rowKeysChunk !== undefined;
+    this.lfPos = start;
 
     // UTF-8 validity, checked once for the whole stretch that ends at a line feed (never inside a character);
     // record by record only when the stretch holds an invalid byte somewhere
@@ -274,7 +278,7 @@ export class CsvRowProcessor {
           this.emit(buf.subarray(runStart, runEnd));
           runStart = -1;
         }
-        if (this.declined.length > 0 && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted();
+        if (this.declined.length > 0 && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted(buf);
         continue;
       }
       const row = ++this.rowsRead;
@@ -369,10 +373,10 @@ export class CsvRowProcessor {
           runStart = -1;
         }
         this.decline(buf, ls, next, row, fileOffset);
-        if (this.declined.length >= MAX_DECLINED_RUN && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted();
+        if (this.declined.length >= MAX_DECLINED_RUN && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted(buf);
         continue;
       }
-      if (this.declined.length > 0 && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted();
+      if (this.declined.length > 0 && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted(buf);
       this.rowsLoaded++;
       // one line of the stream: the fast path takes no quoted line break
       this.mapLine(row);
@@ -414,16 +418,25 @@ export class CsvRowProcessor {
       this.putText(this.lineEnd(scanner.eol) === EOL_CRLF ? '\r\n' : '\n');
     }
     if (runStart >= 0) this.emit(buf.subarray(runStart, runEnd));
-    if (this.declined.length > 0 && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted();
+    if (this.declined.length > 0 && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted(buf);
     this.flushOut();
+    this.lineAt(buf, p);
     return p;
+  }
+
+  /** The chunk line (1-based) of the record starting at `pos` (counting the line ends before it, lazily, in order). */
+  private lineAt(buf: Buffer, pos: number): number {
+    for (let i = buf.indexOf(LF, this.lfPos); i !== -1 && i < pos; i = buf.indexOf(LF, i + 1)) this.linesDone++;
+    this.lfPos = pos;
+    return this.linesDone + 1;
   }
 
   /** After decodeDeclined stopped at maxRejects: what follows the last record it handled is read again later. */
   private stopped = { end: 0, row: 0 };
-  private stopAfterLastAccepted(): number {
+  private stopAfterLastAccepted(buf: Buffer): number {
     this.rowsRead = this.stopped.row;
     this.flushOut();
+    this.lineAt(buf, this.stopped.end);
     return this.stopped.end;
   }
 
@@ -514,8 +527,10 @@ export class CsvRowProcessor {
     return raw;
   }
 
+  private line = 0;
+
   private reject(row: number, raw: Record<string, unknown>, errors: string[], kinds: string[]): void {
-    this.rejects.push({ row, raw, errors, kinds });
+    this.rejects.push({ row, line: this.line, raw, errors, kinds });
     this.rowsRejected++;
   }
 
@@ -524,6 +539,7 @@ export class CsvRowProcessor {
     const { header, names, kinds } = this.layout;
     const width = this.width;
     const row = d.row;
+    this.line = this.lineAt(buf, d.start);
     const raw = this.rawRecord(fields, buf, d);
     if (d.reasons) {
       this.reject(row, raw, d.reasons.errors, d.reasons.kinds);

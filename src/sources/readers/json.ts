@@ -270,6 +270,7 @@ export const readJson: Reader = async (path, options): Promise<RecordStream> => 
       throw formatError(name, 'is empty: expected JSON records');
     }
     const firstValue = parseSlice(first.value, name);
+    const firstLine = first.value.line;
 
     if (splitter.mode === 'sequence') {
       const second = await slices.next();
@@ -277,9 +278,9 @@ export const readJson: Reader = async (path, options): Promise<RecordStream> => 
         return pandasColumns(firstValue as Record<string, Record<string, unknown>>);
       }
       const pending: JsonSlice[] = second.done ? [] : [second.value];
-      return recordsStream(name, firstValue, pending, slices, release);
+      return recordsStream(name, firstValue, firstLine, pending, slices, release);
     }
-    return recordsStream(name, firstValue, [], slices, release);
+    return recordsStream(name, firstValue, firstLine, [], slices, release);
   } catch (err) {
     release();
     throw err;
@@ -307,6 +308,7 @@ function pandasColumns(data: Record<string, Record<string, unknown>>): RecordStr
 function recordsStream(
   name: string,
   firstValue: unknown,
+  firstLine: number,
   pending: JsonSlice[],
   slices: AsyncGenerator<JsonSlice>,
   release: () => void,
@@ -316,7 +318,7 @@ function recordsStream(
   const header = keys.map(cleanName);
   const known = new Set(keys);
 
-  const toRecord = (value: unknown, row: number): RawRecord => {
+  const toRecord = (value: unknown, row: number, line: number): RawRecord => {
     if (!isPlainObject(value)) throw notAnObject(name, row, value);
     const values: Record<string, unknown> = {};
     for (let i = 0; i < keys.length; i++) {
@@ -331,18 +333,18 @@ function recordsStream(
         });
       }
     }
-    return { row, values };
+    return { row, line, values };
   };
 
   async function* records(): AsyncGenerator<RawRecord> {
     try {
       let row = 1;
-      yield toRecord(firstValue, row);
-      for (const slice of pending) yield toRecord(parseSlice(slice, name), ++row);
+      yield toRecord(firstValue, row, firstLine);
+      for (const slice of pending) yield toRecord(parseSlice(slice, name), ++row, slice.line);
       for (;;) {
         const next = await slices.next();
         if (next.done) return;
-        yield toRecord(parseSlice(next.value, name), ++row);
+        yield toRecord(parseSlice(next.value, name), ++row, next.value.line);
       }
     } finally {
       release();
