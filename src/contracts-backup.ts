@@ -10,6 +10,14 @@ export interface BackupInput {
   keep?: number;
 }
 
+/** Where a backup goes and how many to keep: a schedule's `--backup-to` / `--backup-keep`. */
+export interface BackupTarget {
+  /** A folder or s3://bucket/prefix/ (no credentials in it). */
+  to: string;
+  /** Keep this many newest backups of the dataset there; older ones go only after the new one is verified. */
+  keep?: number;
+}
+
 export interface BackupResult {
   id: string;
   /** Where the backup folder is. */

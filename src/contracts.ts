@@ -3,6 +3,7 @@
 
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
+import type { BackupResult, BackupTarget } from './contracts-backup';
 
 export const DEFAULT_TASK_QUEUE = 'gudang';
 
@@ -82,6 +83,11 @@ export interface PipelineInput {
   timezone?: string;
   /** For a rerun: the workflow id and run id it redoes ("<workflowId>/<runId>"), kept in run history. */
   rerunOf?: string;
+  /**
+   * After a completed run, back up the dataset's warehouse here (a child backupWorkflow; `schedule create
+   * --backup-to`). A folder or s3://bucket/prefix/ only: the store's credentials stay in the worker's environment.
+   */
+  backup?: BackupTarget;
 }
 
 export type RunTrigger = 'manual' | 'schedule' | 'backfill' | 'rerun' | 'demo';
@@ -168,7 +174,7 @@ export type StepStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipp
 
 export interface StepProgress {
   step: string;
-  kind: 'load' | 'model' | 'gate' | 'publish';
+  kind: 'load' | 'model' | 'gate' | 'publish' | 'backup';
   status: StepStatus;
   /** Rows in the step's table afterwards (loads: rows loaded; models: rows in the table; gates: checks run). */
   rows?: number;
@@ -188,7 +194,7 @@ export interface StepProgress {
 export interface PipelineProgress {
   dataset: string;
   runKey: string;
-  phase: 'planning' | 'ingest' | LayerName | 'done' | 'failed' | 'cancelled';
+  phase: 'planning' | 'ingest' | LayerName | 'backup' | 'done' | 'failed' | 'cancelled';
   currentSteps: string[];
   steps: StepProgress[];
   /** The logical month loaded, YYYY-MM; absent for a full refresh. */
@@ -225,6 +231,8 @@ export interface PipelineSummary {
   partitions?: Record<string, number>;
   /** Data-quality findings of the run (ops.findings), at most FINDINGS_IN_SUMMARY of them, and how many in all. */
   findings?: { total: number; items: Finding[] };
+  /** The backup taken after the run (input.backup). */
+  backup?: BackupResult;
 }
 
 /** A data-quality finding that is not an error, e.g. a product id delivered with several names. */

@@ -9,9 +9,9 @@ import type {
   ScheduleSummary,
   ScheduleUpdateOptions,
 } from '@temporalio/client';
-import { normalizeSourceDir } from './sources/remote/uri';
+import { normalizeSourceDir, sourceKind } from './sources/remote/uri';
 import { DEFAULT_SCHEDULE_TIMEZONE, SA, scheduleIdFor } from './contracts';
-import type { PipelineInput } from './contracts';
+import type { BackupTarget, PipelineInput } from './contracts';
 import type { Config } from './config';
 import { sourceDbLocator } from './sources/database';
 
@@ -54,6 +54,8 @@ export interface ScheduleSettings {
   /** Created paused, with this note. */
   paused?: boolean;
   note?: string;
+  /** Each run ends with a backup of the dataset's warehouse to this folder or s3:// URI, keeping the newest `keep`. */
+  backup?: BackupTarget;
 }
 
 export class ScheduleSettingsError extends Error {}
@@ -137,8 +139,31 @@ function specOf(settings: ScheduleSettings, timezone: string): ScheduleSpec {
   return { calendars: [settings.calendar ?? DEFAULT_CALENDAR], timezone };
 }
 
-function actionOf(config: Config, scheduleId: string, dataset: string, sourceDir: string, timezone: string, sourceDb?: string) {
-  const input: PipelineInput = { dataset, sourceDir, trigger: 'schedule', timezone, ...(sourceDb ? { sourceDb: sourceDbLocator(sourceDb) } : {}) };
+/**
+ * A backup target as a run's input carries it: a folder (made absolute) or an s3:// URI. A URI with credentials in it
+ * is refused (they would be stored in the schedule and in every run's history), as is any other kind of location.
+ */
+export function checkBackupTarget(target: BackupTarget): BackupTarget {
+  const kind = sourceKind(target.to);
+  if (kind !== 'local' && kind !== 's3') throw new ScheduleSettingsError(`--backup-to ${target.to}: backups go to a folder or an s3://bucket/prefix/ URI`);
+  let to: string;
+  try {
+    to = normalizeSourceDir(target.to);
+  } catch (err) {
+    throw new ScheduleSettingsError(`--backup-to: ${(err as Error).message}`);
+  }
+  return target.keep !== undefined ? { to, keep: target.keep } : { to };
+}
+
+function actionOf(config: Config, scheduleId: string, dataset: string, sourceDir: string, timezone: string, sourceDb?: string, backup?: BackupTarget) {
+  const input: PipelineInput = {
+    dataset,
+    sourceDir,
+    trigger: 'schedule',
+    timezone,
+    ...(sourceDb ? { sourceDb: sourceDbLocator(sourceDb) } : {}),
+    ...(backup ? { backup: checkBackupTarget(backup) } : {}),
+  };
   return {
     type: 'startWorkflow' as const,
     workflowType: 'pipelineWorkflow',
@@ -163,7 +188,7 @@ export async function createSchedule(client: Client, config: Config, settings: S
   return client.schedule.create({
     scheduleId,
     spec: specOf(settings, timezone),
-    action: actionOf(config, scheduleId, settings.dataset, sourceDir, timezone, settings.sourceDb),
+    action: actionOf(config, scheduleId, settings.dataset, sourceDir, timezone, settings.sourceDb, settings.backup),
     policies: {
       overlap: settings.overlap ?? SCHEDULE_DEFAULTS.overlap,
       catchupWindow: settings.catchupWindow ?? SCHEDULE_DEFAULTS.catchupWindow,

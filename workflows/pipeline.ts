@@ -2,6 +2,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   defineQuery,
+  executeChild,
   isCancellation,
   patched,
   proxyActivities,
@@ -14,9 +15,11 @@ import {
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../activities';
 
+import { backupWorkflow } from './backup';
 import { ingestSource } from './ingest';
 import { ACTIVITY_OPTIONS, DEFAULT_SCHEDULE_TIMEZONE, SA, isPeriod, periodForScheduledTime, periodLabel } from '../src/contracts';
 import type {
+  BackupResult,
   GateResult,
   LoadResult,
   ModelResult,
@@ -82,6 +85,7 @@ const PUBLISH_STEP = 'publish warehouse';
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSummary> {
   const info = workflowInfo();
+  let summary: PipelineSummary;
   let writeAuditPublish = false;
   // When Temporal started the run (time spent waiting for a worker included), as the Web UI shows it.
   const startedAt = info.runStartTime.getTime();
@@ -186,6 +190,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
     }
     const lastLayer = plan.layers.at(-1)?.name;
     if (writeAuditPublish && lastLayer) progress.steps.push({ step: PUBLISH_STEP, kind: 'publish', phase: lastLayer, status: 'pending' });
+    if (input.backup) progress.steps.push({ step: BACKUP_STEP, kind: 'backup', phase: 'backup', table: input.backup.to, status: 'pending' });
     await recordRunStart({ run, steps: records() });
 
     const loads: LoadResult[] = [];
@@ -301,7 +306,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
     const rows: Record<string, number> = {};
     for (const l of loads) rows[l.table] = l.rowsLoaded;
     for (const m of models) rows[m.table] = m.rows;
-    return {
+    summary = {
       dataset: plan.dataset,
       runKey,
       workflowId: info.workflowId,
@@ -345,6 +350,59 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
     // History is best effort here: the run's own failure is what must surface.
     await ending('failed', failure.message).catch(() => undefined);
     throw failure;
+  }
+  if (input.backup) summary.backup = await backupAfterRun(input, summary, progress, records, showDetails);
+  return summary;
+}
+
+const BACKUP_STEP = 'backup';
+
+/**
+ * The run's last step when its input asks for one (`schedule create --backup-to`): a backup of the dataset's warehouse
+ * as a child backupWorkflow (its own progress, in the Web UI under this run), taken after the run is recorded, so
+ * its manifest lists the month just loaded. Retention happens inside it, only after the new backup verifies. A failed
+ * backup fails the workflow (the schedule's pause-on-failure applies) while the load stays completed and published.
+ */
+async function backupAfterRun(
+  input: PipelineInput,
+  summary: PipelineSummary,
+  progress: PipelineProgress,
+  records: () => StepRecord[],
+  showDetails: () => void,
+): Promise<BackupResult> {
+  const target = input.backup!;
+  const entry = progress.steps.find((s) => s.step === BACKUP_STEP)!;
+  entry.status = 'running';
+  entry.startedAt = new Date().toISOString();
+  progress.phase = 'backup';
+  progress.currentSteps = [BACKUP_STEP];
+  showDetails();
+  try {
+    const result = await executeChild(backupWorkflow, {
+      workflowId: `${summary.workflowId}-backup`,
+      args: [{ dataset: input.dataset, to: target.to, ...(target.keep !== undefined ? { keep: target.keep } : {}) }],
+      memo: { dataset: input.dataset, to: target.to, trigger: 'after-run', runId: summary.runId },
+    });
+    entry.status = 'completed';
+    entry.rows = result.rows;
+    entry.table = result.location;
+    return result;
+  } catch (err) {
+    entry.status = 'failed';
+    entry.error = errorMessage(err);
+    throw ApplicationFailure.create({
+      message: `${BACKUP_STEP}: ${entry.error} (the run itself completed and is published)`,
+      type: 'BackupFailed',
+      nonRetryable: true,
+      cause: err instanceof Error ? err : undefined,
+    });
+  } finally {
+    entry.finishedAt = new Date().toISOString();
+    entry.durationMs = Date.parse(entry.finishedAt) - Date.parse(entry.startedAt);
+    progress.currentSteps = [];
+    progress.phase = entry.status === 'completed' ? 'done' : 'failed';
+    showDetails();
+    await recordSteps({ steps: records() }).catch(() => undefined);
   }
 }
 

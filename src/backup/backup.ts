@@ -117,6 +117,13 @@ export async function writeManifest(pool: Pool, store: BackupStore, m: Omit<Mani
     schemas: { warehouse: spec.schemas.warehouse, mart: spec.schemas.mart },
     periods: rows.map((r) => r.period),
   };
+  // Verified before it is made complete: every file read back from the store matches the sha256 taken while writing
+  // it. A backup that does not verify gets no manifest (so list, restore and retention ignore it), and no older
+  // backup is removed.
+  const bad = (await checkFiles(store, manifest)).filter((f) => !f.ok);
+  if (bad.length) {
+    throw new Error(`backup ${m.id} does not verify (${bad.map((f) => `${f.file}: sha256 ${f.actual}, manifest ${f.expected}`).join('; ')}): it was not completed and no older backup was removed`);
+  }
   const body = new PassThrough();
   body.end(JSON.stringify(manifest, null, 2));
   await store.write(`${m.id}/${MANIFEST}`, body);
@@ -124,10 +131,56 @@ export async function writeManifest(pool: Pool, store: BackupStore, m: Omit<Mani
   return { manifest, removed };
 }
 
-/** Keeps the newest `keep` complete backups of the dataset at the location; removes the older ones. */
+export interface FileCheck {
+  file: string;
+  ok: boolean;
+  expected: string;
+  actual: string;
+  bytes: number;
+}
+
+/** Reads every file of a backup back from the store and compares its sha256 with the manifest's. */
+export async function checkFiles(store: BackupStore, manifest: Manifest): Promise<FileCheck[]> {
+  const files: FileCheck[] = [];
+  for (const t of manifest.tables) {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let actual: string;
+    try {
+      for await (const c of await store.read(`${manifest.id}/${t.file}`)) {
+        hash.update(c as Buffer);
+        bytes += (c as Buffer).length;
+      }
+      actual = hash.digest('hex');
+    } catch (err) {
+      actual = `unreadable: ${(err as Error).message}`;
+    }
+    files.push({ file: `${store.location.replace(/\/+$/, '')}/${manifest.id}/${t.file}`, ok: actual === t.sha256, expected: t.sha256, actual, bytes });
+  }
+  return files;
+}
+
+/**
+ * Keeps the newest `keep` complete backups (those with a manifest) of the dataset at the location and removes every
+ * older folder of it, complete or not. Folders newer than the oldest kept one are left alone even without a manifest:
+ * a backup may be being written there.
+ */
 export async function applyRetention(store: BackupStore, dataset: string, keep: number): Promise<string[]> {
   const ids = (await store.listBackups()).filter((id) => isBackupIdOf(dataset, id)).sort();
-  const old = ids.slice(0, Math.max(0, ids.length - keep));
+  const complete: string[] = [];
+  for (const id of ids) if (await hasManifest(store, id)) complete.push(id);
+  if (complete.length <= keep) return [];
+  const oldestKept = complete[complete.length - keep]!;
+  const old = ids.filter((id) => id < oldestKept);
   for (const id of old) await store.removeBackup(id);
   return old;
+}
+
+async function hasManifest(store: BackupStore, id: string): Promise<boolean> {
+  try {
+    (await store.read(`${id}/${MANIFEST}`)).destroy();
+    return true;
+  } catch {
+    return false;
+  }
 }

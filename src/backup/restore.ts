@@ -7,7 +7,8 @@ import type { Pool } from '../db';
 import { withClient } from '../db';
 import { migrate } from '../warehouse/migrate';
 import type { Manifest } from './backup';
-import { FORMAT, MANIFEST, isBackupIdOf } from './backup';
+import { FORMAT, MANIFEST, checkFiles, isBackupIdOf } from './backup';
+import type { FileCheck } from './backup';
 import type { BackupStore } from './store';
 import { qualified, rowChecksum } from './tables';
 
@@ -65,33 +66,10 @@ export async function resolveBackup(open: (loc: string) => BackupStore, from: st
   return { store, id: newest.id };
 }
 
-export interface FileCheck {
-  file: string;
-  ok: boolean;
-  expected: string;
-  actual: string;
-  bytes: number;
-}
-
-async function sha256Of(store: BackupStore, name: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const c of await store.read(name)) {
-    hash.update(c as Buffer);
-    bytes += (c as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
-}
-
 /** Recomputes every file's sha256. */
 export async function verifyBackup(store: BackupStore, id: string): Promise<{ manifest: Manifest; files: FileCheck[] }> {
   const manifest = await readManifest(store, id);
-  const files: FileCheck[] = [];
-  for (const t of manifest.tables) {
-    const got = await sha256Of(store, `${id}/${t.file}`).catch((err: Error) => ({ sha256: `unreadable: ${err.message}`, bytes: 0 }));
-    files.push({ file: `${store.location.replace(/\/+$/, '')}/${id}/${t.file}`, ok: got.sha256 === t.sha256, expected: t.sha256, actual: got.sha256, bytes: got.bytes });
-  }
-  return { manifest, files };
+  return { manifest, files: await checkFiles(store, manifest) };
 }
 
 /** Passes bytes through while hashing them. */

@@ -48,6 +48,7 @@ export async function formatDescription(client: Client, cfg: Config, d: Schedule
   formatSpec(d).forEach((line, i) => rows.push([i === 0 ? 'spec' : '', line]));
   rows.push(['time zone', tz]);
   rows.push(['loads', 'the month before each run time, in the time zone above']);
+  if (input.backup) rows.push(['then backs up to', `${input.backup.to}${input.backup.keep !== undefined ? `, keeping the newest ${input.backup.keep}` : ''}`]);
   rows.push(['overlap', d.policies.overlap ?? 'SKIP']);
   rows.push(['catch-up window', formatDuration(d.policies.catchupWindow)]);
   rows.push(['pause on failure', d.policies.pauseOnFailure ? 'yes' : 'no']);

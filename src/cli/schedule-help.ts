@@ -35,6 +35,7 @@ exit codes: 0 ok, 1 a run it waited for failed, 2 bad usage, 3 Temporal unreacha
   create: `usage: gudang schedule create [SCHEDULE_ID] [--source DIR] [--dataset NAME] [--cron EXPR | --calendar SPEC]
                               [--timezone TZ] [--overlap POLICY] [--catchup-window D] [--pause-on-failure]
                               [--paused] [--note TEXT] [--source-db URL]
+                              [--backup-to DIR|s3://bucket/prefix/ [--backup-keep N]]
 
 Creates the schedule that loads the previous month, by default monthly on the 1st at 01:00 Asia/Jakarta
 (the original crontab \`0 1 1 * *\`).
@@ -47,7 +48,10 @@ ${SPEC_OPTIONS}
   --paused             create it paused
   --note TEXT          a note shown by describe and in the Web UI
   --source-db URL      read orders and order_details from this PostgreSQL/MariaDB database (default
-                       $GUDANG_SOURCE_DB_URL); sent without its password (docs/database-sources.md)`,
+                       $GUDANG_SOURCE_DB_URL); sent without its password (docs/database-sources.md)
+  --backup-to LOC      each run ends with a backup of the dataset's warehouse, marts and run history to this
+                       folder or s3://bucket/prefix/ (S3 credentials from the worker's environment, never here)
+  --backup-keep N      keep the newest N backups there; older ones are removed only after the new one verifies`,
   describe: `usage: gudang schedule describe [SCHEDULE_ID] [--dataset NAME]
 
 Shows the schedule: spec and time zone, overlap policy, catch-up window, pause-on-failure, paused or not (and

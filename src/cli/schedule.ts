@@ -4,6 +4,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { startBackfill, webUiLink } from '../client';
 import { periodForScheduledTime, periodRange, scheduleIdFor } from '../contracts';
+import type { BackupTarget } from '../contracts';
 import type { Config } from '../config';
 import {
   ScheduleAlreadyRunning,
@@ -12,6 +13,7 @@ import {
   assertCron,
   assertOverlap,
   assertTimezone,
+  checkBackupTarget,
   createSchedule,
   deleteSchedule,
   describeSchedule,
@@ -25,7 +27,7 @@ import {
   updateSchedule,
 } from '../schedules';
 import type { ScheduleChanges } from '../schedules';
-import { EXIT, ExitError, UsageError, isParseError, checkDataset, checkPeriod, config, connect, defaultSourceDir, formatTime, sourceDbOption } from './common';
+import { EXIT, ExitError, UsageError, isParseError, checkDataset, checkPeriod, config, connect, defaultSourceDir, formatTime, positiveInt, sourceDbOption } from './common';
 import { table } from './format';
 import { followBackfill, followRun, formatBackfill, formatOutcome, processOutput } from './progress';
 import { formatDescription } from './schedule-format';
@@ -110,7 +112,15 @@ function specChanges(values: { cron?: string; calendar?: string; timezone?: stri
 async function create(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { ...common, ...specOptions, 'pause-on-failure': { type: 'boolean', default: false }, paused: { type: 'boolean', default: false }, 'source-db': { type: 'string' } },
+    options: {
+      ...common,
+      ...specOptions,
+      'pause-on-failure': { type: 'boolean', default: false },
+      paused: { type: 'boolean', default: false },
+      'source-db': { type: 'string' },
+      'backup-to': { type: 'string' },
+      'backup-keep': { type: 'string' },
+    },
     allowPositionals: true,
     strict: true,
   });
@@ -119,9 +129,17 @@ async function create(argv: string[]): Promise<number> {
   const dataset = checkDataset(values.dataset ?? cfg.GUDANG_DATASET, 'schedule create');
   const scheduleId = scheduleIdOf(positionals, dataset, 'create');
   const changes = specChanges(values);
+  if (values['backup-keep'] !== undefined && !values['backup-to']) throw new UsageError('--backup-keep needs --backup-to');
+  let backup: BackupTarget | undefined;
+  try {
+    backup = values['backup-to'] ? checkBackupTarget({ to: values['backup-to'], keep: values['backup-keep'] === undefined ? undefined : positiveInt(values['backup-keep'], '--backup-keep', 1) }) : undefined;
+  } catch (err) {
+    scheduleUsage(err);
+  }
   const client = await connect(cfg);
   try {
     await createSchedule(client, cfg, {
+      backup,
       dataset,
       scheduleId,
       sourceDir: values.source ?? defaultSourceDir(dataset),

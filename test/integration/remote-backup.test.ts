@@ -3,6 +3,7 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { Worker } from '@temporalio/worker';
 import { startPipeline } from '../../src/client';
@@ -15,6 +16,10 @@ import { startMinio } from '../../src/dev/minio';
 import type { RunningMinio } from '../../src/dev/minio';
 import { s3Client } from '../../src/sources/remote/s3';
 import { remoteSettings } from '../../src/sources/remote/settings';
+import { writeManifest } from '../../src/backup/backup';
+import type { BackupStore } from '../../src/backup/store';
+import { scheduleInput, triggerSchedule } from '../../src/schedules';
+import { cliEnv, runCli } from '../helpers/cli';
 import { createTestDatabase } from '../helpers/db';
 import { startHarness } from '../helpers/pipeline';
 import type { PipelineHarness } from '../helpers/pipeline';
@@ -159,5 +164,88 @@ void describe('a run from an S3 source, then backups', () => {
     } finally {
       await target.drop();
     }
+  });
+
+  void test('a schedule whose runs end with a backup to S3 keeps the newest N, and stores no credential', async () => {
+    const to = `s3://${BUCKET}/scheduled/`;
+    const env = cliEnv(h.config);
+    // refused before anything is stored: a location that is not a folder or s3://, and a URI carrying a credential
+    const https = await runCli(['schedule', 'create', 'bk-refused', '--source', DATA, '--backup-to', 'https://example.org/b/'], env);
+    assert.equal(https.code, 2, https.output);
+    assert.match(https.stderr, /backups go to a folder or an s3:\/\/bucket\/prefix\/ URI/);
+    const inUri = await runCli(['schedule', 'create', 'bk-refused', '--source', DATA, '--backup-to', `s3://${minio.accessKey}:${minio.secretKey}@${BUCKET}/x/`], env);
+    assert.equal(inUri.code, 2, inUri.output);
+    assert.match(inUri.stderr, /credentials in the URI are refused/);
+    assert.ok(!(inUri.stdout + inUri.stderr).includes(minio.secretKey), 'the refusal does not echo the secret');
+    const keepAlone = await runCli(['schedule', 'create', 'bk-refused', '--source', DATA, '--backup-keep', '2'], env);
+    assert.equal(keepAlone.code, 2, keepAlone.output);
+
+    // the CLI runs with the S3 credentials in its environment, as an operator's shell would
+    const created = await runCli(['schedule', 'create', 'bk-nightly', '--source', DATA, '--backup-to', to, '--backup-keep', '1'], env);
+    assert.equal(created.code, 0, created.output);
+    assert.match(created.stdout, /then backs up to\s+s3:\/\/deliveries\/scheduled\/, keeping the newest 1/);
+    const description = await h.client.schedule.getHandle('bk-nightly').describe();
+    assert.deepEqual(scheduleInput(description).backup, { to, keep: 1 });
+    const stored = JSON.stringify({ action: description.action, memo: description.memo, state: description.state });
+    for (const secret of [minio.secretKey, minio.accessKey]) assert.ok(!stored.includes(secret), 'no S3 credential in the schedule');
+
+    const runs: PipelineSummary[] = [];
+    for (let i = 0; i < 2; i++) {
+      const outcome = await triggerSchedule(h.client, 'bk-nightly');
+      assert.ok(outcome.outcome === 'started', JSON.stringify(outcome));
+      const summary = (await h.client.workflow.getHandle(outcome.workflowId, outcome.runId).result()) as PipelineSummary;
+      runs.push(summary);
+      assert.ok(summary.backup, 'the scheduled run ends with a backup');
+      assert.equal(summary.backup.location, `${to}${summary.backup.id}`);
+      assert.ok(summary.backup.periods.includes(summary.period!), `the backup lists the month just loaded (${summary.period})`);
+      const { rows } = await h.db.pool.query(`SELECT kind, status, rows_out::int AS rows FROM ops.step_runs WHERE run_id = $1 AND step = 'backup'`, [summary.runId]);
+      assert.deepEqual(rows, [{ kind: 'backup', status: 'completed', rows: summary.backup.rows }]);
+      const history = decodedHistory((await h.client.workflow.getHandle(summary.workflowId, summary.runId).fetchHistory()).events);
+      const child = decodedHistory((await h.client.workflow.getHandle(`${summary.workflowId}-backup`).fetchHistory()).events);
+      assert.ok(history.includes(to) && child.includes(to), 'both histories name the backup location');
+      for (const secret of [minio.secretKey, minio.accessKey]) {
+        assert.ok(!history.includes(secret), 'no S3 credential in the scheduled run history');
+        assert.ok(!child.includes(secret), 'no S3 credential in the backup workflow history');
+      }
+    }
+    assert.deepEqual(runs[1]!.backup!.removed, [runs[0]!.backup!.id], '--backup-keep 1: the second run removes the first backup');
+    const store = openStore(to);
+    const left = await listBackups(store, 'django-apparel');
+    assert.deepEqual(left.map((m) => m.id), [runs[1]!.backup!.id]);
+    assert.ok((await verifyBackup(store, left[0]!.id)).files.every((f) => f.ok));
+    assert.ok(!(await everyOpsRow()).includes(minio.secretKey), 'no S3 credential in the ops tables');
+    await h.client.schedule.getHandle('bk-nightly').delete();
+  });
+
+  void test('retention runs only after the new backup verifies: a file read back wrong keeps every older backup', async () => {
+    const dir = path.join(work, 'retention');
+    const first: BackupResult = await h.client.workflow.execute('backupWorkflow', { taskQueue: h.config.TEMPORAL_TASK_QUEUE, workflowId: 'backup-retention-0', args: [{ dataset: 'django-apparel', to: dir }] });
+    // a second backup's files, written by the real activity, then its manifest through a store that reads one file back altered
+    const second: BackupResult = await h.client.workflow.execute('backupWorkflow', { taskQueue: h.config.TEMPORAL_TASK_QUEUE, workflowId: 'backup-retention-1', args: [{ dataset: 'django-apparel', to: dir }] });
+    const real = openStore(dir);
+    const manifest = (await listBackups(real)).find((m) => m.id === second.id)!;
+    await rm(path.join(dir, second.id, 'manifest.json'));
+    const victim = manifest.tables.find((t) => t.table === 'warehouse.fct_transactions')!.file;
+    const altering: BackupStore = {
+      ...real,
+      async read(name) {
+        const stream = await real.read(name);
+        if (!name.endsWith(victim)) return stream;
+        const chunks: Buffer[] = [];
+        for await (const c of stream) chunks.push(c as Buffer);
+        const bytes = Buffer.concat(chunks);
+        bytes[bytes.length - 10] ^= 0xff;
+        return Readable.from([bytes]);
+      },
+    };
+    await assert.rejects(
+      writeManifest(h.db.pool, altering, { id: second.id, dataset: 'django-apparel', createdAt: manifest.createdAt, tables: manifest.tables }, 1),
+      new RegExp(`backup ${second.id} does not verify \\(.*${victim.replace(/\./g, '\\.')}.*no older backup was removed`),
+    );
+    assert.deepEqual((await listBackups(real)).map((m) => m.id), [first.id], 'the unverified backup stays incomplete (no manifest); the older one is kept');
+    // the same files through the real store verify: the manifest is written and the older backup goes
+    const ok = await writeManifest(h.db.pool, real, { id: second.id, dataset: 'django-apparel', createdAt: manifest.createdAt, tables: manifest.tables }, 1);
+    assert.deepEqual(ok.removed, [first.id]);
+    assert.deepEqual((await listBackups(real)).map((m) => m.id), [second.id]);
   });
 });
