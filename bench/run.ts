@@ -40,6 +40,8 @@ import { benchSuperstore, renderSuperstore } from './lib/superstore';
 import type { SuperstoreBench } from './lib/superstore';
 import { benchZodRows, renderZodRows } from './lib/zod-rows';
 import type { ZodRowsBench } from './lib/zod-rows';
+import { benchStream, renderStream } from './lib/stream';
+import type { StreamBench } from './lib/stream';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.resolve(BENCH_DIR, '..');
@@ -148,7 +150,7 @@ async function main(): Promise<void> {
 
   const db = await createBenchDatabase(o.serverUrl);
   log(`database ${db.name}`);
-  const report: BenchReport & { profiles?: { label: string; file: string; summary: ProfileSummary }[]; dashboard?: DashboardBench; sourceDb?: SourceDbResults; superstore?: SuperstoreBench; zodRows?: ZodRowsBench } = {
+  const report: BenchReport & { profiles?: { label: string; file: string; summary: ProfileSummary }[]; dashboard?: DashboardBench; sourceDb?: SourceDbResults; superstore?: SuperstoreBench; zodRows?: ZodRowsBench; stream?: StreamBench } = {
     orderLines: expectedRows,
     repeats: o.repeats,
     machine,
@@ -204,6 +206,9 @@ async function main(): Promise<void> {
     if (o.parts.includes('superstore')) {
       report.superstore = await benchSuperstore({ pool: db.pool, url: db.url, orderLines: o.superstoreLines, customers: o.superstoreCustomers, products: o.superstoreProducts, repeats: o.repeats, dataDir: path.join(BENCH_DIR, 'data'), workDir, log });
     }
+    if (o.parts.includes('stream')) {
+      report.stream = await benchStream({ pool: db.pool, url: db.url, dir, durationS: o.streamSeconds, rate: o.streamRate, log });
+    }
     if (o.parts.includes('e2e')) {
       report.e2e = await benchE2e({ pool: db.pool, url: db.url, dataset, dir, repeats: o.repeats, workDir, split: o.splitWorkers, log });
     }
@@ -218,6 +223,7 @@ async function main(): Promise<void> {
   if (report.sourceDb) markdown += `\n\n${renderSourceDb(report.sourceDb)}\n`;
   if (report.superstore) markdown += `\n\n${renderSuperstore(report.superstore)}\n`;
   if (report.zodRows) markdown += `\n\n${renderZodRows(report.zodRows)}\n`;
+  if (report.stream) markdown += `\n\n${renderStream(report.stream)}\n`;
   const finishedAt = new Date();
   await mkdir(path.resolve(REPO_DIR, o.resultsDir), { recursive: true });
   const day = startedAt.toISOString().slice(0, 10);

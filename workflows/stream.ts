@@ -41,7 +41,7 @@ export async function streamWorkflow(input: StreamInput): Promise<StreamResult> 
   const stretchMs = input.stretchMs ?? DEFAULT_STRETCH_MS;
   const { runStream } = proxyActivities<Activities>({
     startToCloseTimeout: stretchMs + 120_000,
-    heartbeatTimeout: '15 seconds',
+    heartbeatTimeout: '10 seconds',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     // a source or warehouse restart, a dead worker: try again, for as long as it takes (the slot keeps the changes)
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: [...(ACTIVITY_OPTIONS.load.retry.nonRetryableErrorTypes ?? [])] },

@@ -1,5 +1,5 @@
-export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout' | 'dashboard' | 'workers' | 'source-db' | 'superstore' | 'zod-rows';
-export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout', 'dashboard', 'workers', 'source-db', 'superstore', 'zod-rows'];
+export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout' | 'dashboard' | 'workers' | 'source-db' | 'superstore' | 'zod-rows' | 'stream';
+export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout', 'dashboard', 'workers', 'source-db', 'superstore', 'zod-rows', 'stream'];
 
 export interface BenchOptions {
   orderLines: number;
@@ -30,6 +30,9 @@ export interface BenchOptions {
   superstoreLines: number;
   superstoreCustomers: number;
   superstoreProducts: number;
+  /** stream: how long the load generator runs (seconds) and its rate (order lines per second). */
+  streamSeconds: number;
+  streamRate: number;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -53,6 +56,9 @@ export const USAGE = `npm run bench -- [options]
                        (--only superstore: the Superstore transform against the same SQL in psql)
   --superstore-lines N, --superstore-customers M, --superstore-products P
                        superstore: size of the generated data (default 1M, 100k, 2000)
+  --stream-seconds S   stream: how long the load generator inserts order lines (default 300)
+  --stream-rate N      stream: order lines per second (default 1000); stream reports source-commit-to-mart
+                       latency, the time to drain after the load, and the worker's RSS (bench/lib/stream.ts)
   --chunks             also run the fan-out sweep (chunks x concurrency) of the ingest engine
   --profile            CPU-profile one project ingest and print where the time goes
   --keep               keep the bench database (default: dropped at the end)
@@ -92,6 +98,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     superstoreLines: 1_000_000,
     superstoreCustomers: 100_000,
     superstoreProducts: 2_000,
+    streamSeconds: 300,
+    streamRate: 1000,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -164,6 +172,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
         break;
       case '--superstore-products':
         o.superstoreProducts = parseCount(value());
+        break;
+      case '--stream-seconds':
+        o.streamSeconds = parseCount(value());
+        break;
+      case '--stream-rate':
+        o.streamRate = parseCount(value());
         break;
       default:
         throw new Error(`unknown option ${a}\n\n${USAGE}`);

@@ -190,6 +190,7 @@ export async function runStretch(o: StretchOptions): Promise<StreamProgress> {
       if (s) progress.retainedWalBytes = s.retainedWalBytes;
     };
     await measure();
+    await takeOverSlot(sourceClient, o.slot, log);
     const subscribed = service.subscribe(new TextPgoutputPlugin({ protoVersion: 1, publicationNames: [o.publication] }), o.slot, formatLsn(applied > 0n ? applied : 0n));
     subscribed.catch((err: unknown) => {
       failure ??= err as Error;
@@ -221,6 +222,24 @@ export async function runStretch(o: StretchOptions): Promise<StreamProgress> {
     await service.destroy().catch(() => undefined);
     await sourceClient?.end().catch(() => undefined);
     warehouse.release(warehouseFailed);
+  }
+}
+
+/**
+ * A slot still held by an earlier attempt (a worker that died, or that Temporal gave up on after its heartbeat
+ * timeout): its walsender is ended, so this attempt does not fail on "replication slot is active" until the source
+ * notices by itself. Two holders cannot both apply: every batch locks the stream's row and re-reads applied_lsn.
+ */
+async function takeOverSlot(client: pg.Client, slot: string, log: (line: string) => void): Promise<void> {
+  const { rows } = await client.query<{ pid: number | null }>(`SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1 AND active`, [slot]);
+  const pid = rows[0]?.pid;
+  if (!pid) return;
+  log(`replication slot ${slot} is held by walsender ${pid} (an earlier attempt): ending it`);
+  await client.query(`SELECT pg_terminate_backend($1)`, [pid]);
+  for (let i = 0; i < 50; i++) {
+    const { rows: still } = await client.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active`, [slot]);
+    if (still.length === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -51,6 +51,8 @@ async function shopIds(shop: pg.Pool): Promise<ShopIds> {
   };
 }
 
+const guarded = new WeakSet<pg.PoolClient>();
+
 /** A deterministic little PRNG, so a failing run can be repeated. */
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -65,7 +67,10 @@ function rng(seed: number) {
  * line quantity changes, orders moved to another month and city, deleted lines, deleted orders with their lines, a
  * line whose key changes, and (when `invalid`) a line that fails validation. Returns how many transactions it made.
  */
-export async function changeShop(shop: pg.Pool, opts: { rounds: number; seed: number; invalid?: boolean; pauseMs?: number; stopAt?: () => boolean }): Promise<number> {
+export async function changeShop(
+  shop: pg.Pool,
+  opts: { rounds: number; seed: number; invalid?: boolean; pauseMs?: number; stopAt?: () => boolean; /** a failed transaction (the shop restarting) is skipped */ tolerate?: boolean },
+): Promise<number> {
   const ids = await shopIds(shop);
   const rand = rng(opts.seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
@@ -73,17 +78,31 @@ export async function changeShop(shop: pg.Pool, opts: { rounds: number; seed: nu
   let nextLine = ids.line + 1 + opts.seed * 1_000_000;
   let txns = 0;
   const tx = async (fn: (c: pg.PoolClient) => Promise<void>) => {
-    const c = await shop.connect();
+    let c: pg.PoolClient;
+    try {
+      c = await shop.connect();
+    } catch (err) {
+      if (!opts.tolerate) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+      return;
+    }
+    if (!guarded.has(c)) {
+      guarded.add(c);
+      c.on('error', () => undefined); // the shop restarting: the statement in flight fails instead
+    }
+    let broken = false;
     try {
       await c.query('BEGIN');
       await fn(c);
       await c.query('COMMIT');
       txns++;
     } catch (err) {
+      broken = true;
       await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      if (!opts.tolerate) throw err;
+      await new Promise((r) => setTimeout(r, 200));
     } finally {
-      c.release();
+      c.release(broken);
     }
   };
   const someOrder = async (c: pg.PoolClient) => (await c.query(`SELECT order_id::int AS o FROM orders ORDER BY random() LIMIT 1`)).rows[0]?.o as number | undefined;
