@@ -154,7 +154,8 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
       finish(entry, result);
       return result;
     } catch (err) {
-      entry.status = 'failed';
+      // A child source whose parent did not load is not at fault: it is skipped, saying which parent.
+      entry.status = failureType(err) === 'ParentNotLoaded' ? 'skipped' : 'failed';
       entry.error = isCancellation(err) ? 'cancelled' : errorMessage(err);
       throw err;
     } finally {

@@ -148,6 +148,10 @@ describe('run, status, cancel, runs and rerun on a real Temporal server and Post
     assert.match(run[0].error, /orders\.csv/);
     const failedStep = await h.db.pool.query(`SELECT step, error FROM ops.step_runs WHERE run_id = $1 AND status = 'failed'`, [run[0].run_id]);
     assert.deepEqual(failedStep.rows.map((r) => r.step), ['load orders']);
+    // order_details publishes after its parent orders (the dataset's relations): it is skipped, naming the parent
+    const child = await h.db.pool.query(`SELECT status, error FROM ops.step_runs WHERE run_id = $1 AND step = 'load order_details'`, [run[0].run_id]);
+    assert.equal(child.rows[0]?.status, 'skipped', JSON.stringify(child.rows));
+    assert.match(child.rows[0].error, /parent source orders did not load/);
     const partition = await h.db.pool.query(`SELECT status FROM ops.partitions WHERE period = '2022-04'`);
     assert.deepEqual(partition.rows, [{ status: 'failed' }]);
 
