@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Pool, PoolClient } from '../db';
+import { transaction } from '../db';
 import { InputError } from '../errors';
 import type { SourceSpec } from '../sources/types';
 import type { RowError } from '../sources/validate';
@@ -148,6 +149,75 @@ export async function commitBatch(
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
+}
+
+/** What one kind of chunk loader (CSV byte range, reader records, database key range) does inside runBatches. */
+export interface BatchSource {
+  /** Nothing is left to load after `committed`. */
+  done(committed: Checkpoint): boolean;
+  /** Writes the next batch, from `committed`, to `copy`: about a batch's worth, at most `maxRejects` rejected rows. */
+  fill(copy: OpenCopy, committed: Checkpoint, maxRejects: number): Promise<void>;
+  /** Once the batch's COPY went through: the checkpoint it reaches, its rejected rows, whether the chunk is done. */
+  end(committed: Checkpoint): { to: Checkpoint; rejects: readonly RejectedRow[]; eof: boolean };
+  /** PostgreSQL refused a value of the batch: true when the source rejected its record and `resend` can send the rest. */
+  refused?(err: unknown): boolean;
+  resend?(copy: OpenCopy): Promise<void>;
+  /** Where in the file the value PostgreSQL refused came from, when the source can tell (for the error message). */
+  where?(err: unknown): string | undefined;
+}
+
+/**
+ * The batches of one chunk, each one transaction (the one place that opens and commits them): BEGIN, the source's
+ * rows into the landing table by COPY, then its rejected rows and the chunk's new checkpoint (commitBatch), COMMIT,
+ * only while this attempt still owns the chunk. A range with nothing to load is marked done in one transaction.
+ */
+export async function runBatches(
+  client: PoolClient,
+  pool: Pool,
+  plan: LoadPlan,
+  chunk: number,
+  token: string,
+  from: Checkpoint,
+  opts: ChunkOptions,
+  budget: ReturnType<typeof parseRejectBudget>,
+  beat: (cp: Checkpoint, batches: number) => void,
+  source: BatchSource,
+): Promise<{ batches: number }> {
+  let committed = from;
+  let batches = 0;
+  while (!source.done(committed)) {
+    const room = budget.kind === 'rows' ? Math.max(1, budget.rows + 1 - (await rejectedSoFar(pool, plan))) : MAX_REJECTS_PER_BATCH;
+    const maxRejects = Math.min(MAX_REJECTS_PER_BATCH, room);
+    let end: ReturnType<BatchSource['end']> | undefined;
+    for (let attempt = 0; end === undefined; attempt++) {
+      await client.query('BEGIN');
+      const copy = openCopy(client, plan);
+      try {
+        if (attempt === 0) await source.fill(copy, committed, maxRejects);
+        else await source.resend!(copy);
+        await closeCopy(copy);
+        end = source.end(committed);
+      } catch (err) {
+        copy.stream.destroy(err as Error);
+        await client.query('ROLLBACK').catch(() => undefined);
+        // a value PostgreSQL refused although validation passed: a source that can, rejects its record and resends
+        if (!(source.resend && source.refused?.(err))) throw translateCopyError(err, plan, source.where?.(err));
+      }
+    }
+    const overBudget = await commitBatch(client, plan, chunk, token, committed, end.to, end.rejects, budget, end.eof);
+    committed = end.to;
+    batches++;
+    beat(committed, batches);
+    if (overBudget) break;
+    if (opts.failAfterBatches !== undefined && batches >= opts.failAfterBatches && !end.eof) {
+      throw new Error(`fault injected after ${batches} batch(es) of chunk ${chunk}`);
+    }
+  }
+  if (batches === 0) {
+    // nothing to read (an empty range, e.g. a header-only file, or a checkpoint already at the end)
+    await transaction(client, () => advance(client, plan, chunk, token, committed, { ...committed, byteDone: plan.chunks[chunk]!.byteEnd }, 'done'));
+  }
+  return { batches };
 }
 
 /**

@@ -1,8 +1,8 @@
 import type { RawRecord } from '../sources/types';
 import { readerFor } from '../sources/readers';
 import { validateRecord } from '../sources/validate';
-import type { BatchRunner, Checkpoint, RejectedRow } from './batch';
-import { MAX_REJECTS_PER_BATCH, closeCopy, commitBatch, openCopy, refusedLine, rejectFromErrors, rejectedSoFar, translateCopyError, write } from './batch';
+import type { BatchRunner, RejectedRow } from './batch';
+import { refusedLine, rejectFromErrors, runBatches, write } from './batch';
 import { csvField } from './encode';
 
 /** Excel, JSON, Parquet: the reader's records, validated one by one, in batches; a retry skips committed records. */
@@ -14,28 +14,26 @@ export const loadRecordBatches: BatchRunner = async (client, pool, spec, plan, c
   const dateColumns = plan.header.filter((_h, i) => kinds[i] === 'date' || kinds[i] === 'timestamp');
   const stream = await readerFor(spec.format)(plan.path, { sheet: spec.sheet, displayName: plan.file, dateColumns });
   const it = stream.records[Symbol.asyncIterator]();
-  let committed = from;
-  let batches = 0;
   let skipped = 0;
+  let eof = false;
+  // the current batch
+  let rowsRead = 0;
+  let rowsLoaded = 0;
+  let rowsRejected = 0;
+  let rejects: RejectedRow[] = [];
+  // The batch's COPY lines and their records are kept: when PostgreSQL refuses a value the validation let through,
+  // that record is rejected (with its file row) and the batch is sent again without it.
+  let lines: string[] = [];
+  let lineRecords: RawRecord[] = [];
   try {
-    let eof = false;
-    while (!eof) {
-      const batchFrom = committed;
-      const batchStarted = Date.now();
-      const room = budget.kind === 'rows' ? Math.max(1, budget.rows + 1 - (await rejectedSoFar(pool, plan))) : MAX_REJECTS_PER_BATCH;
-      const maxRejects = Math.min(MAX_REJECTS_PER_BATCH, room);
-      let rowsRead = committed.rowsRead;
-      let rowsLoaded = committed.rowsLoaded;
-      let rowsRejected = committed.rowsRejected;
-      const rejects: RejectedRow[] = [];
-      // The batch's COPY lines and their records are kept: when PostgreSQL refuses a value the validation let through,
-      // that record is rejected (with its file row) and the batch is sent again without it.
-      const lines: string[] = [];
-      const lineRecords: RawRecord[] = [];
-      await client.query('BEGIN');
-      let copy = openCopy(client, plan);
-      let refused: unknown;
-      try {
+    return await runBatches(client, pool, plan, chunk, token, from, opts, budget, beat, {
+      done: () => eof,
+      fill: async (copy, committed, maxRejects) => {
+        const batchStarted = Date.now();
+        ({ rowsRead, rowsLoaded, rowsRejected } = committed);
+        rejects = [];
+        lines = [];
+        lineRecords = [];
         let text = '';
         let n = 0;
         for (;;) {
@@ -77,57 +75,38 @@ export const loadRecordBatches: BatchRunner = async (client, pool, spec, plan, c
           if (rejects.length >= maxRejects || n >= batchRows || Date.now() - batchStarted >= batchMs) break;
         }
         if (text) await write(copy.stream, Buffer.from(text, 'utf8'));
-        await closeCopy(copy);
-      } catch (err) {
-        copy.stream.destroy(err as Error);
-        await client.query('ROLLBACK').catch(() => undefined);
-        if (refusedLine(err) === undefined) throw translateCopyError(err, plan);
-        refused = err;
-      }
-      // PostgreSQL refused a value: reject its record, send the rest of the batch again (until it goes through)
-      while (refused !== undefined) {
-        const line = refusedLine(refused)!;
-        const record = lineRecords[line - 1];
-        if (!record) throw translateCopyError(refused, plan);
-        const pgErr = refused as { message?: string; where?: string };
+      },
+      end: (committed) => ({
+        to: { byteDone: eof ? plan.chunks[chunk]!.byteEnd : committed.byteDone, rowsRead, rowsLoaded, rowsRejected },
+        rejects,
+        eof,
+      }),
+      // PostgreSQL refused a value: reject its record; the rest of the batch is sent again (until it goes through)
+      refused: (err) => {
+        const line = refusedLine(err);
+        const record = line === undefined ? undefined : lineRecords[line - 1];
+        if (line === undefined || !record) return false;
+        const pgErr = err as { message?: string; where?: string };
         const column = /column (\S+?):/.exec(pgErr.where ?? '')?.[1];
         const header = column !== undefined ? plan.header[plan.copyColumns.indexOf(column)] : undefined;
         rejects.push({
           row: record.row,
           line: record.line,
           raw: record.values,
-          errors: [`${header !== undefined ? `column ${header}: ` : ''}PostgreSQL refused the value: ${pgErr.message ?? String(refused)}`],
+          errors: [`${header !== undefined ? `column ${header}: ` : ''}PostgreSQL refused the value: ${pgErr.message ?? String(err)}`],
           kinds: [`${header !== undefined ? `${header}: ` : ''}refused by PostgreSQL`],
         });
         lines.splice(line - 1, 1);
         lineRecords.splice(line - 1, 1);
         rowsLoaded--;
         rowsRejected++;
-        refused = undefined;
-        await client.query('BEGIN');
-        copy = openCopy(client, plan);
-        try {
-          for (let i = 0; i < lines.length; i += 4096) await write(copy.stream, Buffer.from(lines.slice(i, i + 4096).join(''), 'utf8'));
-          await closeCopy(copy);
-        } catch (err) {
-          copy.stream.destroy(err as Error);
-          await client.query('ROLLBACK').catch(() => undefined);
-          if (refusedLine(err) === undefined) throw translateCopyError(err, plan);
-          refused = err;
-        }
-      }
-      const to: Checkpoint = { byteDone: eof ? plan.chunks[chunk]!.byteEnd : committed.byteDone, rowsRead, rowsLoaded, rowsRejected };
-      const overBudget = await commitBatch(client, plan, chunk, token, batchFrom, to, rejects, budget, eof);
-      committed = to;
-      batches++;
-      beat(committed, batches);
-      if (overBudget) break;
-      if (opts.failAfterBatches !== undefined && batches >= opts.failAfterBatches && !eof) {
-        throw new Error(`fault injected after ${batches} batch(es) of chunk ${chunk}`);
-      }
-    }
+        return true;
+      },
+      resend: async (copy) => {
+        for (let i = 0; i < lines.length; i += 4096) await write(copy.stream, Buffer.from(lines.slice(i, i + 4096).join(''), 'utf8'));
+      },
+    });
   } finally {
     await it.return?.();
   }
-  return { batches };
 };

@@ -1,8 +1,8 @@
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { InputError } from '../../errors';
-import type { BatchRunner, Checkpoint } from '../batch';
-import { MAX_REJECTS_PER_BATCH, advance, closeCopy, commitBatch, openCopy, refusedLine, rejectedSoFar, translateCopyError, write } from '../batch';
+import type { BatchRunner } from '../batch';
+import { refusedLine, runBatches, write } from '../batch';
 import { MAX_RECORD_BYTES } from './plan';
 import { CsvRowProcessor, csvLayout } from './rows';
 
@@ -49,8 +49,6 @@ export const loadCsvBatches: BatchRunner = async (client, pool, spec, plan, chun
   processor.linesDone = from.linesDone ?? 0;
 
   const fh = await open(plan.path, 'r');
-  let committed = from;
-  let batches = 0;
   try {
     const reader = new RangeReader(fh, from.byteDone, byteEnd, opts.readBytes ?? 4 * 1024 * 1024);
     let buf: Buffer = Buffer.alloc(0);
@@ -58,16 +56,12 @@ export const loadCsvBatches: BatchRunner = async (client, pool, spec, plan, chun
     let fileOffset = from.byteDone; // file offset of buf[0]
     let last = reader.done;
     let eof = reader.done;
-    while (!eof) {
-      const batchStarted = Date.now();
-      const batchFrom = committed;
-      const room = budget.kind === 'rows' ? Math.max(1, budget.rows + 1 - (await rejectedSoFar(pool, plan))) : MAX_REJECTS_PER_BATCH;
-      const maxRejects = Math.min(MAX_REJECTS_PER_BATCH, room);
-      await client.query('BEGIN');
-      processor.startCopy();
-      const copy = openCopy(client, plan);
-      let batchBytesDone = 0;
-      try {
+    return await runBatches(client, pool, plan, chunk, token, from, opts, budget, beat, {
+      done: () => eof,
+      fill: async (copy, _committed, maxRejects) => {
+        const batchStarted = Date.now();
+        processor.startCopy();
+        let batchBytesDone = 0;
         for (;;) {
           opts.signal?.throwIfAborted();
           if (copy.error) throw copy.error;
@@ -81,10 +75,10 @@ export const loadCsvBatches: BatchRunner = async (client, pool, spec, plan, chun
           }
           if (last && bufStart >= buf.length) {
             eof = true;
-            break;
+            return;
           }
-          if (processor.rejects.length >= maxRejects) break;
-          if (batchBytesDone >= batchBytes || Date.now() - batchStarted >= batchMs) break;
+          if (processor.rejects.length >= maxRejects) return;
+          if (batchBytesDone >= batchBytes || Date.now() - batchStarted >= batchMs) return;
           // the buffer is used up, or holds only the start of a record: read on behind it
           const carry = buf.subarray(bufStart);
           if (carry.length > MAX_RECORD_BYTES) {
@@ -101,39 +95,25 @@ export const loadCsvBatches: BatchRunner = async (client, pool, spec, plan, chun
           fileOffset = next.fileOffset;
           last = next.last;
         }
-        await closeCopy(copy);
-      } catch (err) {
-        copy.stream.destroy(err as Error);
-        await client.query('ROLLBACK').catch(() => undefined);
+      },
+      end: () => ({
+        to: {
+          byteDone: eof ? byteEnd : fileOffset + bufStart,
+          rowsRead: processor.rowsRead,
+          rowsLoaded: processor.rowsLoaded,
+          rowsRejected: processor.rowsRejected,
+          linesDone: processor.linesDone,
+        },
+        rejects: processor.rejects,
+        eof,
+      }),
+      where: (err) => {
         const line = refusedLine(err);
         const row = line === undefined ? undefined : processor.rowOfStreamLine(line);
-        const where = row === undefined ? undefined : chunk === 0 ? `row ${row}` : `row ${row} of chunk ${chunk} (the chunk starting at byte ${plan.chunks[chunk]!.byteStart})`;
-        throw translateCopyError(err, plan, where);
-      }
-      const to: Checkpoint = {
-        byteDone: eof ? byteEnd : fileOffset + bufStart,
-        rowsRead: processor.rowsRead,
-        rowsLoaded: processor.rowsLoaded,
-        rowsRejected: processor.rowsRejected,
-        linesDone: processor.linesDone,
-      };
-      const overBudget = await commitBatch(client, plan, chunk, token, batchFrom, to, processor.rejects, budget, eof);
-      committed = to;
-      batches++;
-      beat(committed, batches);
-      if (overBudget) break;
-      if (opts.failAfterBatches !== undefined && batches >= opts.failAfterBatches && !eof) {
-        throw new Error(`fault injected after ${batches} batch(es) of chunk ${chunk}`);
-      }
-    }
-    if (batches === 0) {
-      // nothing to read (an empty range, e.g. a header-only file, or a checkpoint already at the end)
-      await client.query('BEGIN');
-      await advance(client, plan, chunk, token, committed, { ...committed, byteDone: byteEnd }, 'done');
-      await client.query('COMMIT');
-    }
+        return row === undefined ? undefined : chunk === 0 ? `row ${row}` : `row ${row} of chunk ${chunk} (the chunk starting at byte ${plan.chunks[chunk]!.byteStart})`;
+      },
+    });
   } finally {
     await fh.close();
   }
-  return { batches };
 };
