@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
-import { chromium } from 'playwright-core';
 import { startDashboard } from '../../src/dashboard/server';
+import { launchChromium } from '../../src/dev/chromium';
 import { round } from './stats';
 
 // The dashboard over a built warehouse (the fact and its marts): every API call's latency on loopback (p50, p95, max
@@ -16,9 +16,6 @@ export interface DashboardBench {
   pages: { page: string; loads: number; firstPaintMs: number; firstContentfulPaintMs: number; readyMs: number }[];
   notes: string[];
 }
-
-const CHROMIUM = process.env.GUDANG_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-component-update'];
 
 async function endpoints(base: string): Promise<string[]> {
   const j = (p: string) => fetch(new URL(p, base)).then((r) => r.json() as Promise<Record<string, unknown> & { rows: Record<string, unknown>[] }>);
@@ -86,7 +83,7 @@ export async function benchDashboard(opts: { pool: pg.Pool; url: string; calls?:
     if (!superstore.loaded) notes.push('Superstore marts not loaded in the bench database: its endpoints and page measure the "not loaded" state only.');
 
     const pages: DashboardBench['pages'] = [];
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    const browser = await launchChromium();
     try {
       for (const name of ['apparel', 'superstore', 'runs']) {
         const fp: number[] = [];

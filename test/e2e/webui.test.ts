@@ -2,20 +2,17 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
-import type { BrowserContext } from 'playwright-core';
 import { startPipeline } from '../../src/client';
 import { loadConfig } from '../../src/config';
 import type { Config } from '../../src/config';
 import type { DevServer } from '../../src/dev/temporal-server';
 import { migrate } from '../../src/warehouse/migrate';
 import { WORKFLOWS_PATH, createWorker } from '../../src/worker-factory';
+import { openTestBrowser } from '../helpers/browser';
+import type { TestBrowser } from '../helpers/browser';
 import { createTestDatabase } from '../helpers/db';
 import type { TestDatabase } from '../helpers/db';
 import { installQuietRuntime, quietLogger } from '../helpers/pipeline';
@@ -26,17 +23,6 @@ import { startTestTemporal } from '../helpers/temporal';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SEED = path.resolve(ROOT, '../shared/datasets/django-apparel');
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const CHROMIUM = process.env.GUDANG_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('the Temporal Web UI shows gudang runs by dataset, period and trigger', () => {
   let server: DevServer;
@@ -47,11 +33,10 @@ describe('the Temporal Web UI shows gudang runs by dataset, period and trigger',
   let nativeConnection: NativeConnection;
   let worker: Worker;
   let workerDone: Promise<void>;
-  let browser: BrowserContext;
-  let profile: string;
+  let browser: TestBrowser;
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: apt-get install -y chromium (or set GUDANG_CHROMIUM)`);
+    browser = await openTestBrowser();
     installQuietRuntime();
     const [s, d, bundle] = await Promise.all([
       startTestTemporal({ headless: false }),
@@ -75,19 +60,10 @@ describe('the Temporal Web UI shows gudang runs by dataset, period and trigger',
     nativeConnection = await NativeConnection.connect({ address: server.address });
     worker = await createWorker({ config, pool: db.pool, connection: nativeConnection, options: { workflowBundle: { code: bundle.code } } });
     workerDone = worker.run();
-    profile = await mkdtemp(path.join(tmpdir(), 'gudang-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1400, height: 1000 },
-    });
-    await mkdir(ARTIFACTS, { recursive: true });
   });
 
   after(async () => {
     await browser?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
     worker?.shutdown();
     await workerDone;
     await nativeConnection?.close();
@@ -103,8 +79,7 @@ describe('the Temporal Web UI shows gudang runs by dataset, period and trigger',
       await run.handle.result();
     }
 
-    const page = browser.pages()[0] ?? (await browser.newPage());
-    page.setDefaultTimeout(30_000);
+    const page = browser.page;
     const ui = server.uiUrl!;
 
     // The workflow list: both runs, under their readable ids.
@@ -123,7 +98,7 @@ describe('the Temporal Web UI shows gudang runs by dataset, period and trigger',
       const ids = (await runLinks.allTextContents()).map((t) => t.trim()).filter((t) => t.startsWith('gudang-'));
       assert.deepEqual(ids, ['gudang-django-apparel-2022-03']);
     });
-    await page.screenshot({ path: path.join(ARTIFACTS, 'webui-find-by-period.png') });
+    await browser.screenshot('webui-find-by-period', false);
 
     // Open it: its activities carry readable names and summaries.
     await runLinks.filter({ hasText: 'gudang-django-apparel-2022-03' }).first().click();
@@ -132,14 +107,14 @@ describe('the Temporal Web UI shows gudang runs by dataset, period and trigger',
     for (const text of ['pipelineWorkflow', 'Completed', 'planRun', 'recordRunStart', /loadSource|publishLoad/, 'buildModel • build fct_transactions', 'checkQuality • check marts', 'recordRunEnd']) {
       await page.getByText(text, { exact: false }).first().waitFor();
     }
-    await page.screenshot({ path: path.join(ARTIFACTS, 'webui-march-2022-run.png'), fullPage: true });
+    await browser.screenshot('webui-march-2022-run');
 
     // Its search attributes say what it is.
     await page.getByText('Search Attributes', { exact: true }).first().click();
     for (const text of ['GudangDataset', 'django-apparel', 'GudangPeriod', 'GudangTrigger', 'manual']) {
       await page.getByText(text, { exact: false }).first().waitFor();
     }
-    await page.screenshot({ path: path.join(ARTIFACTS, 'webui-march-2022-search-attributes.png') });
+    await browser.screenshot('webui-march-2022-search-attributes', false);
   });
 });
 
