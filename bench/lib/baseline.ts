@@ -113,6 +113,16 @@ FROM (SELECT location_key, product_key, sum(qty)::bigint AS total_quantity, sum(
 JOIN hb.dim_locations AS l USING (location_key)
 JOIN hb.dim_products AS p USING (product_key);
 CREATE UNIQUE INDEX ON hb.dm_perfomance_product_by_cities (city_id, product_id) NULLS NOT DISTINCT;
+\\echo step:dm_perfomance_product_by_cities_monthly
+CREATE TABLE hb.dm_perfomance_product_by_cities_monthly AS
+SELECT a.month, l.city_id, l.city_name, l.province_name, p.product_id, p.product_name, p.size, p.product_category_name,
+       a.total_quantity, a.total_sales, a.total_orders
+FROM (SELECT d.month_start AS month, f.location_key, f.product_key, sum(f.qty)::bigint AS total_quantity, sum(f.unit_sales) AS total_sales,
+             count(DISTINCT f.order_id) AS total_orders
+      FROM hb.fct_transactions AS f LEFT JOIN hb.dim_date AS d USING (date_key) GROUP BY d.month_start, f.location_key, f.product_key) AS a
+JOIN hb.dim_locations AS l USING (location_key)
+JOIN hb.dim_products AS p USING (product_key);
+CREATE UNIQUE INDEX ON hb.dm_perfomance_product_by_cities_monthly (month, city_id, product_id) NULLS NOT DISTINCT;
 `;
 
 /** Writes the one-session psql script (schema hb) for a dataset's files; returns its path. */

@@ -132,10 +132,15 @@ export const djangoApparel: DatasetSpec = defineDataset({
     },
     {
       name: 'marts',
-      models: [model('marts', 'dm_perfomance_product_by_cities', 'mart'), model('marts', 'dm_revenue_by_months', 'mart')],
+      models: [
+        model('marts', 'dm_perfomance_product_by_cities', 'mart'),
+        model('marts', 'dm_perfomance_product_by_cities_monthly', 'mart'),
+        model('marts', 'dm_revenue_by_months', 'mart'),
+      ],
       tests: [
         'models/django-apparel/tests/dm_revenue_by_months_reconciles_with_fact.sql',
         'models/django-apparel/tests/dm_perfomance_product_by_cities_reconciles_with_fact.sql',
+        'models/django-apparel/tests/dm_perfomance_product_by_cities_monthly_reconciles.sql',
       ],
     },
   ],

@@ -65,7 +65,7 @@ describe('run, status, cancel, runs and rerun on a real Temporal server and Post
     assert.ok(run.finished_at > run.started_at);
 
     const steps = await h.db.pool.query(`SELECT step, phase, kind, status, rows_in, rows_out, started_at, finished_at FROM ops.step_runs WHERE run_id = $1 ORDER BY seq`, [marchRunId]);
-    assert.equal(steps.rows.length, 18, 'seven loads, seven models, three gates, one publish');
+    assert.equal(steps.rows.length, 19, 'seven loads, eight models, three gates, one publish');
     assert.ok(steps.rows.every((s) => s.status === 'completed' && s.started_at && s.finished_at >= s.started_at));
     assert.deepEqual(steps.rows.find((s) => s.step === 'load orders'), {
       ...steps.rows.find((s) => s.step === 'load orders'),
@@ -117,7 +117,7 @@ describe('run, status, cancel, runs and rerun on a real Temporal server and Post
     const steps = await h.db.pool.query(`SELECT step, status FROM ops.step_runs WHERE run_id = $1 ORDER BY seq`, [rerun[0].run_id]);
     assert.deepEqual(
       steps.rows.filter((s) => s.status !== 'skipped').map((s) => s.step),
-      ['build fct_transactions', 'check facts', 'build dm_perfomance_product_by_cities', 'build dm_revenue_by_months', 'check marts', 'publish warehouse'],
+      ['build fct_transactions', 'check facts', 'build dm_perfomance_product_by_cities', 'build dm_perfomance_product_by_cities_monthly', 'build dm_revenue_by_months', 'check marts', 'publish warehouse'],
     );
     assert.equal(steps.rows.filter((s) => s.status === 'skipped').length, 12);
 

@@ -229,7 +229,7 @@ describe('schedules and backfills on a real Temporal server and PostgreSQL', () 
     const summary = (await run.handle.result()) as PipelineSummary;
     assert.equal(summary.period, '2022-02');
     const afterRun = await dumpTables(h.db.pool);
-    for (const t of ['warehouse.fct_transactions', 'mart.dm_revenue_by_months', 'mart.dm_perfomance_product_by_cities']) {
+    for (const t of ['warehouse.fct_transactions', 'mart.dm_revenue_by_months', 'mart.dm_perfomance_product_by_cities', 'mart.dm_perfomance_product_by_cities_monthly']) {
       assert.deepEqual(afterRun[t], before[t], `${t} changed when 2022-02 was loaded again`);
     }
     const history = await h.db.pool.query(`SELECT count(*)::int AS n FROM ops.pipeline_runs WHERE period = '2022-02' AND status = 'completed'`);

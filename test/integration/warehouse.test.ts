@@ -342,6 +342,7 @@ void describe('warehouse models and quality gates', () => {
     const first = await dumpWarehouse();
     assert.deepEqual(Object.keys(first), [
       'mart.dm_perfomance_product_by_cities',
+      'mart.dm_perfomance_product_by_cities_monthly',
       'mart.dm_revenue_by_months',
       'warehouse.dim_customers',
       'warehouse.dim_date',

@@ -3,8 +3,9 @@ import { checkRange, limit, month, offset, order, text } from '../params';
 import type { Api } from '../server';
 import { z } from 'zod';
 
-// Django Apparel: mart.dm_revenue_by_months (one row per month) and mart.dm_perfomance_product_by_cities (one row
-// per city and product, all-time). Read by their schema-qualified names only.
+// Django Apparel: mart.dm_revenue_by_months (one row per month), mart.dm_perfomance_product_by_cities (one row per
+// city and product, all-time) and its month grain mart.dm_perfomance_product_by_cities_monthly, read when a period
+// (from/to) is asked for. Read by their schema-qualified names only.
 
 const MEASURES = ['total_sales', 'total_quantity', 'total_orders'] as const;
 /** Grouping columns of the top-N view: API name -> the mart's column (never taken from the request). */
@@ -16,6 +17,26 @@ type Filters = { province?: string; city?: string; category?: string; product?: 
 const FILTER_SQL = `($1::text IS NULL OR province_name = $1) AND ($2::text IS NULL OR city_name = $2)
   AND ($3::text IS NULL OR product_category_name = $3) AND ($4::text IS NULL OR product_name = $4) AND ($5::text IS NULL OR size = $5)`;
 const filterArgs = (f: Filters) => [f.province ?? null, f.city ?? null, f.category ?? null, f.product ?? null, f.size ?? null];
+
+const period = { from: month.optional(), to: month.optional() };
+type Period = { from?: string; to?: string };
+
+/**
+ * Product performance by city over a period: the all-time mart when no month is given, else the monthly mart summed
+ * over the months from..to (its months are those of the order date). `$n` and `$n+1` are the query's from and to.
+ */
+function productsOver(p: Period, n: number): { sql: string; args: (string | null)[] } {
+  checkRange(p.from, p.to);
+  if (!p.from && !p.to) return { sql: 'mart.dm_perfomance_product_by_cities', args: [] };
+  return {
+    sql: `(SELECT city_id, city_name, province_name, product_id, product_name, size, product_category_name,
+                  sum(total_quantity)::bigint AS total_quantity, sum(total_sales) AS total_sales, sum(total_orders)::bigint AS total_orders
+             FROM mart.dm_perfomance_product_by_cities_monthly
+            WHERE month IS NOT NULL AND ($${n}::text IS NULL OR month >= to_date($${n}, 'YYYY-MM')) AND ($${n + 1}::text IS NULL OR month <= to_date($${n + 1}, 'YYYY-MM'))
+            GROUP BY city_id, city_name, province_name, product_id, product_name, size, product_category_name)`,
+    args: [p.from ?? null, p.to ?? null],
+  };
+}
 
 export function registerApparel(api: Api, pool: Pool): void {
   api('/api/apparel/monthly', { from: month.optional(), to: month.optional() }, async ({ from, to }) => {
@@ -51,16 +72,17 @@ export function registerApparel(api: Api, pool: Pool): void {
 
   api(
     '/api/apparel/products',
-    { ...filters, sort: z.enum(SORTS).default('total_sales'), order, limit: limit(500, 25), offset },
+    { ...filters, ...period, sort: z.enum(SORTS).default('total_sales'), order, limit: limit(500, 25), offset },
     async (p) => {
+      const src = productsOver(p, 8);
       const { rows } = await pool.query(
         `SELECT province_name, city_name, product_category_name, product_name, size,
                 total_quantity, total_sales::float8 AS total_sales, total_orders, count(*) OVER () AS total_rows
-           FROM mart.dm_perfomance_product_by_cities AS m
+           FROM ${src.sql} AS m
           WHERE ${FILTER_SQL}
           ORDER BY m.${p.sort} ${p.order}, m.city_id NULLS LAST, m.product_id NULLS LAST
           LIMIT $6 OFFSET $7`,
-        [...filterArgs(p), p.limit, p.offset],
+        [...filterArgs(p), p.limit, p.offset, ...src.args],
       );
       const total = rows.length > 0 ? Number(rows[0].total_rows) : await countProducts(pool, p);
       for (const r of rows) delete r.total_rows;
@@ -70,38 +92,41 @@ export function registerApparel(api: Api, pool: Pool): void {
 
   api(
     '/api/apparel/top',
-    { ...filters, by: z.enum(Object.keys(GROUPS) as [keyof typeof GROUPS]).default('product'), metric: z.enum(MEASURES).default('total_sales'), n: limit(100, 10) },
+    { ...filters, ...period, by: z.enum(Object.keys(GROUPS) as [keyof typeof GROUPS]).default('product'), metric: z.enum(MEASURES).default('total_sales'), n: limit(100, 10) },
     async (p) => {
       const column = GROUPS[p.by];
+      const src = productsOver(p, 7);
       const { rows } = await pool.query(
         `SELECT ${column} AS member, sum(total_sales)::float8 AS total_sales, sum(total_quantity)::bigint AS total_quantity,
                 sum(total_orders)::bigint AS total_orders
-           FROM mart.dm_perfomance_product_by_cities
+           FROM ${src.sql} AS m
           WHERE ${FILTER_SQL}
           GROUP BY ${column}
           ORDER BY ${p.metric} DESC, member
           LIMIT $6`,
-        [...filterArgs(p), p.n],
+        [...filterArgs(p), p.n, ...src.args],
       );
       return { by: p.by, metric: p.metric, rows };
     },
   );
 
-  api('/api/apparel/heatmap', { ...filters, metric: z.enum(MEASURES).default('total_sales') }, async (p) => {
+  api('/api/apparel/heatmap', { ...filters, ...period, metric: z.enum(MEASURES).default('total_sales') }, async (p) => {
+    const src = productsOver(p, 6);
     const { rows } = await pool.query(
       `SELECT province_name, product_category_name, sum(total_sales)::float8 AS total_sales,
               sum(total_quantity)::bigint AS total_quantity, sum(total_orders)::bigint AS total_orders
-         FROM mart.dm_perfomance_product_by_cities
+         FROM ${src.sql} AS m
         WHERE ${FILTER_SQL}
         GROUP BY province_name, product_category_name
         ORDER BY province_name, product_category_name`,
-      filterArgs(p),
+      [...filterArgs(p), ...src.args],
     );
     return { metric: p.metric, rows };
   });
 }
 
-async function countProducts(pool: Pool, f: Filters): Promise<number> {
-  const { rows } = await pool.query(`SELECT count(*)::int AS n FROM mart.dm_perfomance_product_by_cities WHERE ${FILTER_SQL}`, filterArgs(f));
+async function countProducts(pool: Pool, f: Filters & Period): Promise<number> {
+  const src = productsOver(f, 6);
+  const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${src.sql} AS m WHERE ${FILTER_SQL}`, [...filterArgs(f), ...src.args]);
   return rows[0].n;
 }

@@ -7,12 +7,13 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 const MONTHLY_MEASURES = [['total_revenue', 'revenue'], ['total_orders', 'orders'], ['total_quantity', 'quantity'], ['average_order_value', 'average order value']];
 const MEASURES = [['total_sales', 'sales'], ['total_quantity', 'quantity'], ['total_orders', 'orders']];
 const FILTERS = ['province', 'city', 'category', 'product', 'size'];
-const PERF_NOTE = 'All-time figures: mart.dm_perfomance_product_by_cities keeps no month, so these charts take no period.';
+const PERF_NOTE = 'Period: months of the order date (mart.dm_perfomance_product_by_cities_monthly); without one, all-time figures (mart.dm_perfomance_product_by_cities).';
 
 export function apparelPage(root) {
   const s = {
     monthly: { measure: 'total_revenue', from: '', to: '' },
     filters: Object.fromEntries(FILTERS.map((f) => [f, ''])),
+    period: { from: '', to: '' },
     top: { by: 'product', metric: 'total_sales', n: '10' },
     table: { sort: 'total_sales', order: 'desc', limit: 25, offset: 0 },
     heat: { metric: 'total_sales' },
@@ -32,6 +33,15 @@ export function apparelPage(root) {
   const f = card(root, { id: 'apparel-filters', title: 'Product performance by city: filters', wide: true, note: PERF_NOTE });
   const selects = {};
   for (const name of FILTERS) selects[name] = control(f.controls, { label: name, id: `apparel-filter-${name}`, options: [''], onChange: (v) => setFilter(name, v) });
+  const fPeriod = period(f.controls, {
+    id: 'apparel-filter-period',
+    kind: 'month',
+    onChange: (x) => {
+      Object.assign(s.period, x);
+      s.table.offset = 0;
+      void Promise.all([loadTop(), loadHeatmap(), loadProducts()]);
+    },
+  });
   f.root.querySelector('h3 a').remove();
 
   const t = card(root, { id: 'apparel-top', title: 'Top N' });
@@ -71,8 +81,8 @@ export function apparelPage(root) {
     guard(f, async () => {
       const r = await api('/api/apparel/filters');
       s.members = r.rows;
-      if (!s.monthly.from && r.months?.first) mPeriod.from.min = mPeriod.to.min = r.months.first;
-      if (r.months?.last) mPeriod.from.max = mPeriod.to.max = r.months.last;
+      if (!s.monthly.from && r.months?.first) mPeriod.from.min = mPeriod.to.min = fPeriod.from.min = fPeriod.to.min = r.months.first;
+      if (r.months?.last) mPeriod.from.max = mPeriod.to.max = fPeriod.from.max = fPeriod.to.max = r.months.last;
       fillSelects();
     });
 
@@ -107,7 +117,7 @@ export function apparelPage(root) {
 
   const loadTop = () =>
     guard(t, async () => {
-      const params = { ...s.filters, ...s.top };
+      const params = { ...s.filters, ...s.period, ...s.top };
       t.setSource('/api/apparel/top', params);
       const { rows } = await api('/api/apparel/top', params);
       const data = [...rows].reverse();
@@ -125,7 +135,7 @@ export function apparelPage(root) {
 
   const loadHeatmap = () =>
     guard(h, async () => {
-      const params = { ...s.filters, ...s.heat };
+      const params = { ...s.filters, ...s.period, ...s.heat };
       h.setSource('/api/apparel/heatmap', params);
       const { rows } = await api('/api/apparel/heatmap', params);
       const provinces = [...new Set(rows.map((r) => r.province_name))];
@@ -146,7 +156,7 @@ export function apparelPage(root) {
 
   const loadProducts = () =>
     guard(p, async () => {
-      const params = { ...s.filters, ...s.table };
+      const params = { ...s.filters, ...s.period, ...s.table };
       p.setSource('/api/apparel/products', params);
       const r = await api('/api/apparel/products', params);
       table(

@@ -8,7 +8,8 @@
 -- Runs in the stream's transaction, under SHARE ROW EXCLUSIVE locks on the fact and the marts so a concurrent
 -- model build and the stream take turns.
 
-LOCK TABLE warehouse.fct_transactions, mart.dm_revenue_by_months, mart.dm_perfomance_product_by_cities IN SHARE ROW EXCLUSIVE MODE;
+LOCK TABLE warehouse.fct_transactions, mart.dm_revenue_by_months, mart.dm_perfomance_product_by_cities,
+  mart.dm_perfomance_product_by_cities_monthly IN SHARE ROW EXCLUSIVE MODE;
 
 -- the years of new order dates (dim_date only ever gains whole years)
 WITH years AS (
@@ -102,3 +103,27 @@ ON CONFLICT (city_id, product_id) DO UPDATE SET
   total_orders = m.total_orders + EXCLUDED.total_orders;
 
 DELETE FROM mart.dm_perfomance_product_by_cities WHERE total_orders <= 0;
+
+-- dm_perfomance_product_by_cities_monthly: per month, city and product, the same differences (month NULL for a line
+-- whose date is unknown, as the model keeps it)
+WITH by_month_pair AS (
+  SELECT c.month_start AS month, s.location_key, s.product_key,
+         sum(sign * qty)::bigint AS quantity,
+         sum(sign * sales) AS sales,
+         (count(DISTINCT order_id) FILTER (WHERE sign = 1) - count(DISTINCT order_id) FILTER (WHERE sign = -1))::bigint AS orders
+  FROM stream_delta s LEFT JOIN warehouse.dim_date c ON c.date_key = s.date_key
+  GROUP BY c.month_start, s.location_key, s.product_key
+)
+INSERT INTO mart.dm_perfomance_product_by_cities_monthly AS m (
+  month, city_id, city_name, province_name, product_id, product_name, size, product_category_name, total_quantity, total_sales, total_orders
+)
+SELECT b.month, l.city_id, l.city_name, l.province_name, p.product_id, p.product_name, p.size, p.product_category_name, b.quantity, b.sales, b.orders
+FROM by_month_pair b
+JOIN warehouse.dim_locations l ON l.location_key = b.location_key
+JOIN warehouse.dim_products p ON p.product_key = b.product_key
+ON CONFLICT (month, city_id, product_id) DO UPDATE SET
+  total_quantity = m.total_quantity + EXCLUDED.total_quantity,
+  total_sales = m.total_sales + EXCLUDED.total_sales,
+  total_orders = m.total_orders + EXCLUDED.total_orders;
+
+DELETE FROM mart.dm_perfomance_product_by_cities_monthly WHERE total_orders <= 0;
