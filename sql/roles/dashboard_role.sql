@@ -6,7 +6,7 @@
 --   mart.*, superstore_mart.*                       SELECT (every table, and the tables later runs create)
 --   ops.pipeline_runs, ops.step_runs, ops.partitions SELECT (runs, steps, months loaded)
 --   ops.rejected_rows                                SELECT (the rejected rows of a run)
---   ops.stream_* (when the stream's tables exist)    SELECT (the stream's lag)
+--   ops.streams, ops.stream_*                       SELECT (the stream's state and lag)
 --
 -- `npm run dashboard` applies this file itself at start-up when its login may (a superuser, or the owner of the
 -- schemas with CREATEROLE), then sets `role=gudang_dashboard` and `default_transaction_read_only=on` on every
@@ -55,7 +55,7 @@ BEGIN
       SELECT format('%I.%I', n.nspname, c2.relname) AS name
         FROM pg_class c2 JOIN pg_namespace n ON n.oid = c2.relnamespace
        WHERE n.nspname = 'ops' AND c2.relkind IN ('r', 'p', 'v')
-         AND (c2.relname IN ('pipeline_runs', 'step_runs', 'partitions', 'rejected_rows') OR c2.relname LIKE 'stream\_%')
+         AND (c2.relname IN ('pipeline_runs', 'step_runs', 'partitions', 'rejected_rows', 'streams') OR c2.relname LIKE 'stream\_%')
     LOOP
       EXECUTE format('GRANT SELECT ON %s TO gudang_dashboard', t.name);
     END LOOP;

@@ -1,15 +1,15 @@
 import type { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startPipeline } from '../../src/client';
 import { startDashboard } from '../../src/dashboard/server';
 import type { RunningDashboard } from '../../src/dashboard/server';
+import { openTestBrowser } from '../helpers/browser';
+import type { TestBrowser } from '../helpers/browser';
 import { startHarness } from '../helpers/pipeline';
 import type { PipelineHarness } from '../helpers/pipeline';
 
@@ -20,19 +20,15 @@ import type { PipelineHarness } from '../helpers/pipeline';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SEED = path.resolve(ROOT, '../shared/datasets/django-apparel');
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const CHROMIUM = process.env.GUDANG_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-component-update'];
 
 describe('the dashboard shows the marts and the runs', () => {
   let h: PipelineHarness;
   let worker: Worker;
   let workerDone: Promise<void>;
   let dashboard: RunningDashboard;
-  let browser: Browser;
+  let browser: TestBrowser;
   let page: Page;
   let badDir: string;
-  const consoleErrors: string[] = [];
 
   const run = async (opts: { period: string; runKey: string; sourceDir?: string; rejectBudget?: string }) => {
     const started = await startPipeline(h.client, h.config, { dataset: 'django-apparel', sourceDir: opts.sourceDir ?? SEED, ...opts });
@@ -43,7 +39,8 @@ describe('the dashboard shows the marts and the runs', () => {
   };
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: apt-get install -y chromium (or set GUDANG_CHROMIUM)`);
+    browser = await openTestBrowser();
+    page = browser.page;
     h = await startHarness();
     worker = await h.newWorker();
     workerDone = worker.run();
@@ -60,14 +57,6 @@ describe('the dashboard shows the marts and the runs', () => {
     await run({ period: '2022-02', runKey: 'budget-2022-02', sourceDir: badDir, rejectBudget: '5' });
 
     dashboard = await startDashboard({ databaseUrl: h.db.url, temporalUiUrl: h.config.TEMPORAL_UI_URL, temporalNamespace: h.config.TEMPORAL_NAMESPACE, port: 0 });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    page.setDefaultTimeout(30_000);
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => consoleErrors.push(e.message));
-    await mkdir(ARTIFACTS, { recursive: true });
   });
 
   after(async () => {
@@ -83,7 +72,7 @@ describe('the dashboard shows the marts and the runs', () => {
     await page.goto(`${dashboard.url}#/${name}`);
     await page.locator(`main[data-page="${name}"][data-ready="true"]`).waitFor();
   };
-  const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
+  const shot = (name: string) => browser.screenshot(`dashboard-${name}`);
   const seriesData = async (testId: string) =>
     (await page.evaluate(
       `(() => window.echarts.getInstanceByDom(document.querySelector('[data-testid="${testId}"]')).getOption().series.map((s) => ({ name: s.name, data: s.data })))()`,
@@ -137,6 +126,30 @@ describe('the dashboard shows the marts and the runs', () => {
       const [bars] = await seriesData('apparel-top-chart');
       assert.deepEqual([...bars!.data].reverse(), topProducts.map((r) => r.sales));
     });
+
+    // Period: February only. The product views read the month grain; the figures follow the fact's February lines.
+    const { rows: febTop } = await h.db.pool.query(
+      `SELECT p.product_name, sum(f.unit_sales)::float8 AS sales
+         FROM warehouse.fct_transactions f JOIN warehouse.dim_locations l USING (location_key) JOIN warehouse.dim_products p USING (product_key)
+         JOIN warehouse.dim_date d USING (date_key)
+        WHERE l.province_name = $1 AND d.year_month = '2022-02' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5`,
+      [top[0].province_name],
+    );
+    const { rows: febPairs } = await h.db.pool.query(
+      `SELECT count(DISTINCT (f.location_key, f.product_key))::int AS n
+         FROM warehouse.fct_transactions f JOIN warehouse.dim_locations l USING (location_key) JOIN warehouse.dim_date d USING (date_key)
+        WHERE l.province_name = $1 AND d.year_month = '2022-02'`,
+      [top[0].province_name],
+    );
+    await page.getByTestId('apparel-filter-period-from').fill('2022-02');
+    await page.getByTestId('apparel-filter-period-to').fill('2022-02');
+    await page.locator(`[data-testid="apparel-products-total"][data-total="${febPairs[0].n}"]`).waitFor();
+    await assertEventually(async () => {
+      const [bars] = await seriesData('apparel-top-chart');
+      assert.deepEqual([...bars!.data].reverse(), febTop.map((r) => r.sales));
+    });
+    assert.notDeepEqual(febTop.map((r) => r.sales), topProducts.map((r) => r.sales), 'February alone differs from all time');
+    assert.match((await page.getByTestId('apparel-top-csv').getAttribute('href'))!, /from=2022-02&to=2022-02/);
     await shot('apparel');
   });
 
@@ -195,10 +208,69 @@ describe('the dashboard shows the marts and the runs', () => {
     await shot('runs-after-new-run');
   });
 
+  test('the stream card: state and lag of the stream from its ops tables, shown without a reload, filtered by period', async () => {
+    await open('runs');
+    assert.equal(await page.getByTestId('runs-stream').isVisible(), false, 'no stream has run: no card');
+    await js('window.marker = 43');
+    // Rows as the stream's apply step writes them (migration 040's ops.streams and ops.stream_batches): 10 batches on
+    // 15 January 2026 and 20 recent ones, with lags chosen here.
+    const lags = Array.from({ length: 30 }, (_, i) => 40 + ((i * 37) % 200) + i / 10);
+    const old = lags.slice(0, 10);
+    const recent = lags.slice(10);
+    for (const [i, lag] of lags.entries()) {
+      const at = i < 10 ? `timestamptz '2026-01-15 12:00:00+00' + ${i} * interval '1 minute'` : `clock_timestamp() - ${30 - i} * interval '1 second'`;
+      await h.db.pool.query(
+        `INSERT INTO ops.stream_batches (dataset, first_lsn, last_lsn, transactions, changes, rows_by_table, orders_affected, first_commit_at, last_commit_at, received_at, committed_at, lag_ms, apply_ms)
+         VALUES ('django-apparel', $1, $1, 1, 3, '{"order_details": {"insert": 3, "update": 0, "delete": 0}}', 1, ${at}, ${at}, ${at}, ${at}, $2, 5)`,
+        [`0/${(i + 1).toString(16)}000`, lag],
+      );
+    }
+    await h.db.pool.query(
+      `INSERT INTO ops.streams (dataset, source_db, slot_name, publication, workflow_id, status, applied_lsn, applied_at, batches, changes, last_lag_ms)
+       VALUES ('django-apparel', 'postgres://shop@127.0.0.1:5432/shop', 'gudang_django_apparel', 'gudang_django_apparel', 'gudang-stream-django-apparel', 'running', '0/1E000', clock_timestamp(), 30, 90, $1)`,
+      [lags.at(-1)],
+    );
+    const written = Date.now();
+    await page.getByTestId('runs-stream').waitFor({ state: 'visible', timeout: 10_000 });
+    const took = Date.now() - written;
+    assert.ok(took < 5_000, `the stream card appeared ${took} ms after the stream wrote its row (limit 5 s)`);
+    assert.equal(await js<number>('window.marker'), 43, 'the page was not reloaded');
+
+    const value = async (key: string) => Number(await page.getByTestId(`stream-${key}-django-apparel`).getAttribute('data-value'));
+    const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-6, `${what}: card ${a}, expected ${b}`);
+    assert.equal(await page.getByTestId('stream-status-django-apparel').getAttribute('data-value'), 'running');
+    close(await value('last_lag_ms'), lags.at(-1)!, 'lag of the last batch');
+    close(await value('lag_p50_ms'), percentile(lags, 0.5), 'p50 over the last 100 batches');
+    close(await value('lag_p95_ms'), percentile(lags, 0.95), 'p95 over the last 100 batches');
+    close(await value('lag_max_ms'), Math.max(...lags), 'max');
+    const points = await seriesData('runs-stream-lag-chart');
+    assert.deepEqual(points[0]!.data.map((d) => (d as [string, number])[1]), lags, 'the chart has every batch, oldest first');
+
+    // Period: January 2026 holds the 10 old batches only; the figures follow.
+    await page.getByTestId('runs-stream-period-from').fill('2026-01-01');
+    await page.getByTestId('runs-stream-period-to').fill('2026-01-31');
+    await page.locator('[data-testid="stream-lag_p95_ms-django-apparel"]').filter({ hasText: /./ }).waitFor();
+    await assertEventually(async () => close(await value('lag_p95_ms'), percentile(old, 0.95), 'p95 in January 2026'));
+    close(await value('lag_p50_ms'), percentile(old, 0.5), 'p50 in January 2026');
+    assert.ok(percentile(old, 0.95) !== percentile(recent, 0.95));
+    assert.equal((await seriesData('runs-stream-lag-chart'))[0]!.data.length, 10);
+    assert.match((await page.getByTestId('runs-stream-csv').getAttribute('href'))!, /^\/api\/stream\?from=2026-01-01&to=2026-01-31&format=csv$/);
+    await shot('runs-stream');
+  });
+
   test('no page logged a console error', () => {
-    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(browser.consoleErrors, []);
   });
 });
+
+/** PostgreSQL's percentile_cont: linear interpolation between the two nearest ranks. */
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const pos = p * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -59,6 +59,9 @@ describe('dashboard API: parameters, read-only role, empty states', () => {
       ['/api/apparel/products?offset=-1', /parameter 'offset': must be at least 0/],
       ['/api/apparel/top?by=customer_id', /parameter 'by'/],
       ['/api/apparel/top?n=abc', /parameter 'n': /],
+      ['/api/apparel/top?from=2022-1', /parameter 'from': expected a month as YYYY-MM/],
+      ['/api/apparel/heatmap?from=2022-05&to=2022-01', /from \(2022-05\) is after to \(2022-01\)/],
+      ['/api/stream?from=2026-13-01', /parameter 'from'/],
       ['/api/apparel/monthly?format=xml', /parameter 'format'/],
       ['/api/superstore/kpis?year=20x6', /parameter 'year'/],
       ['/api/superstore/breakdown?dimension=customer_name', /parameter 'dimension'/],
@@ -90,7 +93,7 @@ describe('dashboard API: parameters, read-only role, empty states', () => {
   test('the read-only role reads marts and run history, nothing else, and writes nothing', async () => {
     const { rows } = await ro.query(`SELECT current_user AS who, current_setting('default_transaction_read_only') AS ro`);
     assert.deepEqual(rows[0], { who: 'gudang_dashboard', ro: 'on' });
-    for (const table of ['mart.dm_revenue_by_months', 'mart.created_later', 'ops.pipeline_runs', 'ops.step_runs', 'ops.partitions', 'ops.rejected_rows']) {
+    for (const table of ['mart.dm_revenue_by_months', 'mart.created_later', 'ops.pipeline_runs', 'ops.step_runs', 'ops.partitions', 'ops.rejected_rows', 'ops.streams', 'ops.stream_batches']) {
       await ro.query(`SELECT * FROM ${table} LIMIT 1`);
     }
     for (const table of ['staging.secret_orders', 'warehouse.secret_fact', 'public.secret', 'ops.load_plans', 'ops.load_chunks', 'ops.schema_migrations']) {
@@ -107,7 +110,7 @@ describe('dashboard API: parameters, read-only role, empty states', () => {
     }
     const runs = await get('/api/runs');
     assert.deepEqual(runs.body, { total: 0, limit: 20, offset: 0, rows: [] });
-    assert.deepEqual((await get('/api/stream')).body, { available: false, rows: [] });
+    assert.deepEqual((await get('/api/stream')).body, { available: false, streams: [], rows: [] });
     assert.equal(typeof (await get('/api/changes')).body.token, 'string');
   });
 });

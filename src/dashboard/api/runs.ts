@@ -112,25 +112,42 @@ export function registerRuns(api: Api, pool: Pool, temporal: { uiUrl: string; na
     return { rows };
   });
 
-  api('/api/stream', {}, async () => {
-    // The stream keeps its state in ops tables named stream_*; until one holds a row (a stream has run, and the role
-    // may read it) there is nothing to show. Table names come from the catalog, never from the request.
-    const { rows: tables } = await pool.query<{ name: string; ts: string | null }>(
-      `SELECT format('%I.%I', n.nspname, c.relname) AS name,
-              (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                  AND a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype) ORDER BY a.attnum DESC LIMIT 1) AS ts
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'ops' AND c.relname LIKE 'stream\\_%' AND c.relkind IN ('r', 'p', 'v')
-          AND has_table_privilege(c.oid, 'SELECT')
-        ORDER BY c.relname`,
+  api('/api/stream', { dataset: text.optional(), from: day.optional(), to: day.optional() }, async (p) => {
+    checkRange(p.from, p.to);
+    // ops.streams and ops.stream_batches come with migration 040; the role may read them once its template has run
+    // after that migration. Until a stream has written its row there is nothing to show.
+    const { rows: ok } = await pool.query<{ ok: boolean }>(
+      `SELECT coalesce(has_table_privilege(to_regclass('ops.streams'), 'SELECT') AND has_table_privilege(to_regclass('ops.stream_batches'), 'SELECT'), false) AS ok`,
     );
-    const rows: Record<string, unknown>[] = [];
-    for (const t of tables) {
-      const order = t.ts ? `ORDER BY ${quoteIdent(t.ts)} DESC NULLS LAST` : '';
-      const latest = await pool.query(`SELECT * FROM ${t.name} ${order} LIMIT 5`);
-      for (const r of latest.rows) rows.push({ table: t.name, ...r });
-    }
-    return { available: rows.length > 0, rows };
+    if (!ok[0]!.ok) return { available: false, streams: [], rows: [] };
+    // Lag: source commit to mart commit, per batch (its worst line); p50/p95/max over the batches in the period
+    // (default: the last 100 of each stream).
+    const streams = await pool.query(
+      `SELECT s.dataset, s.status, s.applied_at, s.batches, s.changes, s.last_lag_ms, s.retained_wal_bytes, s.started_at, s.updated_at,
+              (extract(epoch FROM clock_timestamp() - s.applied_at) * 1000)::float8 AS since_applied_ms,
+              l.lag_p50_ms, l.lag_p95_ms, l.lag_max_ms, l.window_batches
+         FROM ops.streams AS s
+         LEFT JOIN LATERAL (
+           SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY b.lag_ms)::float8 AS lag_p50_ms,
+                  percentile_cont(0.95) WITHIN GROUP (ORDER BY b.lag_ms)::float8 AS lag_p95_ms,
+                  max(b.lag_ms)::float8 AS lag_max_ms, count(*)::int AS window_batches
+             FROM (SELECT lag_ms FROM ops.stream_batches
+                    WHERE dataset = s.dataset AND ($2::date IS NULL OR committed_at >= $2::date) AND ($3::date IS NULL OR committed_at < $3::date + 1)
+                    ORDER BY batch_id DESC LIMIT CASE WHEN $2::date IS NULL AND $3::date IS NULL THEN 100 END) AS b
+         ) AS l ON true
+        WHERE ($1::text IS NULL OR s.dataset = $1)
+        ORDER BY s.dataset`,
+      [p.dataset ?? null, p.from ?? null, p.to ?? null],
+    );
+    const batches = await pool.query(
+      `SELECT dataset, batch_id, committed_at, transactions, changes, orders_affected, lag_ms::float8 AS lag_ms, apply_ms::float8 AS apply_ms
+         FROM ops.stream_batches
+        WHERE ($1::text IS NULL OR dataset = $1) AND ($2::date IS NULL OR committed_at >= $2::date) AND ($3::date IS NULL OR committed_at < $3::date + 1)
+        ORDER BY committed_at DESC, batch_id DESC
+        LIMIT 200`,
+      [p.dataset ?? null, p.from ?? null, p.to ?? null],
+    );
+    return { available: streams.rows.length > 0, streams: streams.rows, rows: batches.rows };
   });
 
   api('/api/changes', {}, async () => {
@@ -138,10 +155,12 @@ export function registerRuns(api: Api, pool: Pool, temporal: { uiUrl: string; na
       `SELECT (SELECT concat_ws('/', count(*), count(finished_at), max(started_at), max(finished_at)) FROM ops.pipeline_runs)
               || '/' || coalesce((SELECT max(updated_at)::text FROM ops.partitions), '') AS token`,
     );
+    // A streamed change moves the marts without a run: the stream's last commit is part of the token.
+    const stream = await pool
+      .query(`SELECT coalesce(max(applied_at)::text, '') AS t FROM ops.streams`)
+      .then((r) => r.rows[0].t as string)
+      .catch(() => '');
+    if (stream) rows[0].token += `/${stream}`;
     return { token: rows[0].token, rows: [] };
   });
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }

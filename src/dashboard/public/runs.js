@@ -6,7 +6,7 @@ import { api, card, chart, control, el, fmt, guard, pager, period, setOptions, t
 const STATUS_COLORS = { completed: '#0e7c3a', failed: '#ab091e', running: '#b25e09', cancelled: '#7b8794' };
 
 export function runsPage(root) {
-  const s = { dataset: '', status: '', from: '', to: '', limit: 20, offset: 0, selected: null, rejOffset: 0, pFrom: '', pTo: '' };
+  const s = { dataset: '', status: '', from: '', to: '', limit: 20, offset: 0, selected: null, rejOffset: 0, pFrom: '', pTo: '', sFrom: '', sTo: '' };
   root.append(el('h2', { text: 'Runs' }));
 
   const r = card(root, { id: 'runs-list', title: 'Recent runs', wide: true });
@@ -31,8 +31,12 @@ export function runsPage(root) {
   const rjBody = el('div');
   rj.body.append(rjBody);
 
-  const stream = card(root, { id: 'runs-stream', title: 'Stream', wide: true });
+  const stream = card(root, { id: 'runs-stream', title: 'Stream: lag from a source commit to the marts', wide: true, note: 'Lag p50/p95/max over the last 100 batches, or over the batches committed in the period chosen.' });
   stream.root.hidden = true;
+  period(stream.controls, { id: 'runs-stream-period', kind: 'date', onChange: (x) => ((s.sFrom = x.from), (s.sTo = x.to), loadStream()) });
+  const streamTiles = el('div', { class: 'kpis' });
+  stream.body.append(streamTiles);
+  const streamChart = chart(stream.body, 'runs-stream-lag');
   const streamBody = el('div');
   stream.body.append(streamBody);
 
@@ -156,12 +160,45 @@ export function runsPage(root) {
 
   const loadStream = () =>
     guard(stream, async () => {
-      const res = await api('/api/stream');
+      const params = { from: s.sFrom, to: s.sTo };
+      const res = await api('/api/stream', params);
       stream.root.hidden = !res.available;
       if (!res.available) return;
-      stream.setSource('/api/stream', {});
-      const keys = [...new Set(res.rows.flatMap((x) => Object.keys(x)))];
-      table(streamBody, 'runs-stream-table', keys.map((k) => ({ key: k, label: k, render: (x) => (typeof x[k] === 'object' && x[k] !== null ? JSON.stringify(x[k]) : x[k]) })), res.rows);
+      stream.setSource('/api/stream', params);
+      const tile = (x, key, label, value) =>
+        el('div', { class: 'kpi', 'data-testid': `stream-${key}-${x.dataset}`, 'data-value': x[key] ?? '' }, el('div', { class: 'label', text: `${label} (${x.dataset})` }), el('div', { class: 'value', text: value }));
+      streamTiles.replaceChildren(
+        ...res.streams.flatMap((x) => [
+          tile(x, 'status', 'status', x.status),
+          tile(x, 'last_lag_ms', 'lag, last batch', fmt.ms(x.last_lag_ms === null ? null : Math.round(x.last_lag_ms))),
+          tile(x, 'lag_p50_ms', `lag p50, ${x.window_batches} batches`, fmt.ms(x.lag_p50_ms === null ? null : Math.round(x.lag_p50_ms))),
+          tile(x, 'lag_p95_ms', 'lag p95', fmt.ms(x.lag_p95_ms === null ? null : Math.round(x.lag_p95_ms))),
+          tile(x, 'lag_max_ms', 'lag max', fmt.ms(x.lag_max_ms === null ? null : Math.round(x.lag_max_ms))),
+          tile(x, 'since_applied_ms', 'last change applied', x.since_applied_ms === null ? 'never' : `${fmt.ms(Math.round(x.since_applied_ms))} ago`),
+          tile(x, 'changes', `changes in ${fmt.num(x.batches)} batches`, fmt.num(x.changes)),
+        ]),
+      );
+      const datasets = [...new Set(res.rows.map((x) => x.dataset))];
+      streamChart.setOption(
+        {
+          tooltip: { trigger: 'axis' },
+          legend: { top: 0 },
+          grid: { left: 70, right: 20, top: 40, bottom: 30 },
+          xAxis: { type: 'time' },
+          yAxis: { type: 'value', name: 'lag (ms)' },
+          series: datasets.map((ds) => ({ name: ds, type: 'line', showSymbol: false, data: res.rows.filter((x) => x.dataset === ds).map((x) => [x.committed_at, x.lag_ms]).reverse() })),
+        },
+        true,
+      );
+      table(streamBody, 'runs-stream-table', [
+        { key: 'committed_at', label: 'committed (UTC)', render: (x) => fmt.time(x.committed_at) },
+        { key: 'dataset', label: 'dataset' },
+        { key: 'batch_id', label: 'batch', num: true },
+        { key: 'transactions', label: 'transactions', num: true },
+        { key: 'changes', label: 'changes', num: true },
+        { key: 'lag_ms', label: 'lag', num: true, render: (x) => fmt.ms(Math.round(x.lag_ms)) },
+        { key: 'apply_ms', label: 'apply', num: true, render: (x) => fmt.ms(Math.round(x.apply_ms)) },
+      ], res.rows.slice(0, 10));
     });
 
   // The stream's lag moves without runs finishing: while its card is shown, it polls on its own.
