@@ -42,6 +42,8 @@ import { benchZodRows, renderZodRows } from './lib/zod-rows';
 import type { ZodRowsBench } from './lib/zod-rows';
 import { benchStream, renderStream } from './lib/stream';
 import type { StreamBench } from './lib/stream';
+import { benchBackup, renderBackup } from './lib/backup';
+import type { BackupBench } from './lib/backup';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.resolve(BENCH_DIR, '..');
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
 
   const db = await createBenchDatabase(o.serverUrl);
   log(`database ${db.name}`);
-  const report: BenchReport & { profiles?: { label: string; file: string; summary: ProfileSummary }[]; dashboard?: DashboardBench; sourceDb?: SourceDbResults; superstore?: SuperstoreBench; zodRows?: ZodRowsBench; stream?: StreamBench } = {
+  const report: BenchReport & { profiles?: { label: string; file: string; summary: ProfileSummary }[]; dashboard?: DashboardBench; sourceDb?: SourceDbResults; superstore?: SuperstoreBench; zodRows?: ZodRowsBench; stream?: StreamBench; backup?: BackupBench } = {
     orderLines: expectedRows,
     repeats: o.repeats,
     machine,
@@ -197,6 +199,14 @@ async function main(): Promise<void> {
       }
       report.dashboard = await benchDashboard({ pool: db.pool, url: db.url, log });
     }
+    if (o.parts.includes('backup')) {
+      if (!o.parts.includes('transform') && !o.parts.includes('dashboard')) {
+        log('backup: loading the 7 sources into staging and building the warehouse (untimed)');
+        await loadAllSources(db, dataset, dir);
+        await runTransform(db.pool, dataset);
+      }
+      report.backup = await benchBackup({ pool: db.pool, url: db.url, serverUrl: o.serverUrl, dataset, dir, repeats: o.repeats, workDir, log });
+    }
     if (o.parts.includes('workers')) {
       report.workers = await benchWorkers({ pool: db.pool, url: db.url, dataset, dir, repeats: o.repeats, source: orderDetails.name, log });
     }
@@ -224,6 +234,7 @@ async function main(): Promise<void> {
   if (report.superstore) markdown += `\n\n${renderSuperstore(report.superstore)}\n`;
   if (report.zodRows) markdown += `\n\n${renderZodRows(report.zodRows)}\n`;
   if (report.stream) markdown += `\n\n${renderStream(report.stream)}\n`;
+  if (report.backup) markdown += `\n\n${renderBackup(report.backup)}\n`;
   const finishedAt = new Date();
   await mkdir(path.resolve(REPO_DIR, o.resultsDir), { recursive: true });
   const day = startedAt.toISOString().slice(0, 10);

@@ -1,5 +1,5 @@
-export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout' | 'dashboard' | 'workers' | 'source-db' | 'superstore' | 'zod-rows' | 'stream';
-export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout', 'dashboard', 'workers', 'source-db', 'superstore', 'zod-rows', 'stream'];
+export type Part = 'ingest' | 'transform' | 'e2e' | 'fanout' | 'dashboard' | 'workers' | 'source-db' | 'superstore' | 'zod-rows' | 'stream' | 'backup';
+export const ALL_PARTS: readonly Part[] = ['ingest', 'transform', 'e2e', 'fanout', 'dashboard', 'workers', 'source-db', 'superstore', 'zod-rows', 'stream', 'backup'];
 
 export interface BenchOptions {
   orderLines: number;
@@ -52,8 +52,9 @@ export const USAGE = `npm run bench -- [options]
                        source-db: the order lines read from PostgreSQL and MariaDB by gudang against psql's copy
                        and the mariadb client; zod-rows: the raw Superstore CSV's shape at N lines, gudang's
                        ingest against psql \\copy; see bench/README.md)
+                       (--only backup: backup and restore against pg_dump -Fc / pg_restore, and
+                       order_details from a local MinIO against local disk)
   --db-chunk-rows N    source-db: rows per chunk of a database read (default 250000: 4 chunks at 1M)
-                       (--only superstore: the Superstore transform against the same SQL in psql)
   --superstore-lines N, --superstore-customers M, --superstore-products P
                        superstore: size of the generated data (default 1M, 100k, 2000)
   --stream-seconds S   stream: how long the load generator inserts order lines (default 300)
