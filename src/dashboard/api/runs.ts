@@ -121,7 +121,8 @@ export function registerRuns(api: Api, pool: Pool, temporal: { uiUrl: string; na
     );
     if (!ok[0]!.ok) return { available: false, streams: [], rows: [] };
     // Lag: source commit to mart commit, per batch (its worst line); p50/p95/max over the batches in the period
-    // (default: the last 100 of each stream).
+    // (default: the last 100 of each stream). Batches that carried no source transaction (a rebuild after a
+    // pipeline run published) have no lag and are left out.
     const streams = await pool.query(
       `SELECT s.dataset, s.status, s.applied_at, s.batches, s.changes, s.last_lag_ms, s.retained_wal_bytes, s.started_at, s.updated_at,
               (extract(epoch FROM clock_timestamp() - s.applied_at) * 1000)::float8 AS since_applied_ms,
@@ -132,7 +133,7 @@ export function registerRuns(api: Api, pool: Pool, temporal: { uiUrl: string; na
                   percentile_cont(0.95) WITHIN GROUP (ORDER BY b.lag_ms)::float8 AS lag_p95_ms,
                   max(b.lag_ms)::float8 AS lag_max_ms, count(*)::int AS window_batches
              FROM (SELECT lag_ms FROM ops.stream_batches
-                    WHERE dataset = s.dataset AND ($2::date IS NULL OR committed_at >= $2::date) AND ($3::date IS NULL OR committed_at < $3::date + 1)
+                    WHERE dataset = s.dataset AND transactions > 0 AND ($2::date IS NULL OR committed_at >= $2::date) AND ($3::date IS NULL OR committed_at < $3::date + 1)
                     ORDER BY batch_id DESC LIMIT CASE WHEN $2::date IS NULL AND $3::date IS NULL THEN 100 END) AS b
          ) AS l ON true
         WHERE ($1::text IS NULL OR s.dataset = $1)
@@ -142,7 +143,7 @@ export function registerRuns(api: Api, pool: Pool, temporal: { uiUrl: string; na
     const batches = await pool.query(
       `SELECT dataset, batch_id, committed_at, transactions, changes, orders_affected, lag_ms::float8 AS lag_ms, apply_ms::float8 AS apply_ms
          FROM ops.stream_batches
-        WHERE ($1::text IS NULL OR dataset = $1) AND ($2::date IS NULL OR committed_at >= $2::date) AND ($3::date IS NULL OR committed_at < $3::date + 1)
+        WHERE transactions > 0 AND ($1::text IS NULL OR dataset = $1) AND ($2::date IS NULL OR committed_at >= $2::date) AND ($3::date IS NULL OR committed_at < $3::date + 1)
         ORDER BY committed_at DESC, batch_id DESC
         LIMIT 200`,
       [p.dataset ?? null, p.from ?? null, p.to ?? null],
