@@ -145,6 +145,8 @@ describe('the Superstore page on a real pipeline run of the real workbooks', () 
       Object.fromEntries(perSegment),
       `customers per segment as of ${expected.asOf}`,
     );
+    // one snapshot so far: the movement card says why it is empty
+    assert.match(await page.getByTestId('superstore-rfm-movement-note').innerText(), /one snapshot/);
     const q = 'an';
     const found = expected.rfm.filter((r) => r.customer_name.toLowerCase().includes(q) || r.customer_id.toLowerCase().includes(q));
     await page.getByTestId('superstore-customers-search').fill(q);

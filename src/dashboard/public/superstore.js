@@ -52,6 +52,8 @@ export function superstorePage(root) {
 
   const mv = add({ id: 'superstore-rfm-movement', title: 'RFM: segment movement between two snapshots', wide: true });
   const mvPeriod = period(mv.controls, { id: 'superstore-rfm-movement', options: [''], onChange: (p) => ((s.mvFrom = p.from), (s.mvTo = p.to), loadMovement()) });
+  const mvNote = el('div', { class: 'note', 'data-testid': 'superstore-rfm-movement-note' });
+  mv.body.prepend(mvNote);
   const mvChart = chart(mv.body, 'superstore-rfm-movement', true);
 
   const c = add({ id: 'superstore-customers', title: 'RFM customers', wide: true, note: 'Same as_of as the treemap.' });
@@ -181,7 +183,12 @@ export function superstorePage(root) {
 
   const loadMovement = () =>
     guard(mv, async () => {
-      if (!s.mvFrom || !s.mvTo) return;
+      mvNote.textContent = '';
+      if (!s.mvFrom || !s.mvTo) {
+        mvChart.clear();
+        mvNote.textContent = 'The RFM mart holds one snapshot (as_of) so far: a movement needs two.';
+        return;
+      }
       const params = { from: s.mvFrom, to: s.mvTo };
       mv.setSource('/api/superstore/rfm/movement', params);
       const { rows } = await api('/api/superstore/rfm/movement', params);
