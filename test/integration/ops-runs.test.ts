@@ -126,7 +126,7 @@ describe('run, status, cancel, runs and rerun on a real Temporal server and Post
     const activities = history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name ?? '');
     const loads = activities.filter((a) => ['loadSource', 'planLoad', 'loadChunk', 'publishLoad'].includes(a));
     assert.deepEqual(loads, [], activities.join(', '));
-    assert.equal(activities.filter((a) => a === 'buildModel').length, 3);
+    assert.equal(activities.filter((a) => a === 'buildModel').length, 4, 'the fact and three marts');
   });
 
   test('a failing run makes run --wait exit 1 with the error message, and is recorded as failed', async () => {
