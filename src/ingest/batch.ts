@@ -172,16 +172,8 @@ export interface BatchSource {
  * only while this attempt still owns the chunk. A range with nothing to load is marked done in one transaction.
  */
 export async function runBatches(
-  client: PoolClient,
-  pool: Pool,
-  plan: LoadPlan,
-  chunk: number,
-  token: string,
-  from: Checkpoint,
-  opts: ChunkOptions,
-  budget: ReturnType<typeof parseRejectBudget>,
-  beat: (cp: Checkpoint, batches: number) => void,
   source: BatchSource,
+  ...[client, pool, , plan, chunk, token, from, opts, budget, beat]: Parameters<BatchRunner>
 ): Promise<{ batches: number }> {
   let committed = from;
   let batches = 0;

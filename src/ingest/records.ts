@@ -26,86 +26,89 @@ export const loadRecordBatches: BatchRunner = async (client, pool, spec, plan, c
   let lines: string[] = [];
   let lineRecords: RawRecord[] = [];
   try {
-    return await runBatches(client, pool, plan, chunk, token, from, opts, budget, beat, {
-      done: () => eof,
-      fill: async (copy, committed, maxRejects) => {
-        const batchStarted = Date.now();
-        ({ rowsRead, rowsLoaded, rowsRejected } = committed);
-        rejects = [];
-        lines = [];
-        lineRecords = [];
-        let text = '';
-        let n = 0;
-        for (;;) {
-          opts.signal?.throwIfAborted();
-          if (copy.error) throw copy.error;
-          const next = await it.next();
-          if (next.done) {
-            eof = true;
-            break;
-          }
-          if (skipped < from.rowsRead) {
-            skipped++; // committed by an earlier attempt
-            continue;
-          }
-          const record: RawRecord = next.value;
-          rowsRead++;
-          const result = validateRecord(spec, record);
-          if (result.ok) {
-            let line = '';
-            for (let k = 0; k < plan.copyColumns.length; k++) {
-              if (k > 0) line += ',';
-              line += csvField(result.row[plan.copyColumns[k]!], kinds[k]);
+    return await runBatches(
+      {
+        done: () => eof,
+        fill: async (copy, committed, maxRejects) => {
+          const batchStarted = Date.now();
+          ({ rowsRead, rowsLoaded, rowsRejected } = committed);
+          rejects = [];
+          lines = [];
+          lineRecords = [];
+          let text = '';
+          let n = 0;
+          for (;;) {
+            opts.signal?.throwIfAborted();
+            if (copy.error) throw copy.error;
+            const next = await it.next();
+            if (next.done) {
+              eof = true;
+              break;
             }
-            if (rowKeys) line += `,${chunk},${record.row}`;
-            line += '\n';
-            text += line;
-            lines.push(line);
-            lineRecords.push(record);
-            rowsLoaded++;
-            if (text.length > 256 * 1024) {
-              await write(copy.stream, Buffer.from(text, 'utf8'));
-              text = '';
+            if (skipped < from.rowsRead) {
+              skipped++; // committed by an earlier attempt
+              continue;
             }
-          } else {
-            rejects.push(rejectFromErrors(record.row, record.values, result.errors, record.line));
-            rowsRejected++;
+            const record: RawRecord = next.value;
+            rowsRead++;
+            const result = validateRecord(spec, record);
+            if (result.ok) {
+              let line = '';
+              for (let k = 0; k < plan.copyColumns.length; k++) {
+                if (k > 0) line += ',';
+                line += csvField(result.row[plan.copyColumns[k]!], kinds[k]);
+              }
+              if (rowKeys) line += `,${chunk},${record.row}`;
+              line += '\n';
+              text += line;
+              lines.push(line);
+              lineRecords.push(record);
+              rowsLoaded++;
+              if (text.length > 256 * 1024) {
+                await write(copy.stream, Buffer.from(text, 'utf8'));
+                text = '';
+              }
+            } else {
+              rejects.push(rejectFromErrors(record.row, record.values, result.errors, record.line));
+              rowsRejected++;
+            }
+            n++;
+            if (rejects.length >= maxRejects || n >= batchRows || Date.now() - batchStarted >= batchMs) break;
           }
-          n++;
-          if (rejects.length >= maxRejects || n >= batchRows || Date.now() - batchStarted >= batchMs) break;
-        }
-        if (text) await write(copy.stream, Buffer.from(text, 'utf8'));
+          if (text) await write(copy.stream, Buffer.from(text, 'utf8'));
+        },
+        end: (committed) => ({
+          to: { byteDone: eof ? plan.chunks[chunk]!.byteEnd : committed.byteDone, rowsRead, rowsLoaded, rowsRejected },
+          rejects,
+          eof,
+        }),
+        // PostgreSQL refused a value: reject its record; the rest of the batch is sent again (until it goes through)
+        refused: (err) => {
+          const line = refusedLine(err);
+          const record = line === undefined ? undefined : lineRecords[line - 1];
+          if (line === undefined || !record) return false;
+          const pgErr = err as { message?: string; where?: string };
+          const column = /column (\S+?):/.exec(pgErr.where ?? '')?.[1];
+          const header = column !== undefined ? plan.header[plan.copyColumns.indexOf(column)] : undefined;
+          rejects.push({
+            row: record.row,
+            line: record.line,
+            raw: record.values,
+            errors: [`${header !== undefined ? `column ${header}: ` : ''}PostgreSQL refused the value: ${pgErr.message ?? String(err)}`],
+            kinds: [`${header !== undefined ? `${header}: ` : ''}refused by PostgreSQL`],
+          });
+          lines.splice(line - 1, 1);
+          lineRecords.splice(line - 1, 1);
+          rowsLoaded--;
+          rowsRejected++;
+          return true;
+        },
+        resend: async (copy) => {
+          for (let i = 0; i < lines.length; i += 4096) await write(copy.stream, Buffer.from(lines.slice(i, i + 4096).join(''), 'utf8'));
+        },
       },
-      end: (committed) => ({
-        to: { byteDone: eof ? plan.chunks[chunk]!.byteEnd : committed.byteDone, rowsRead, rowsLoaded, rowsRejected },
-        rejects,
-        eof,
-      }),
-      // PostgreSQL refused a value: reject its record; the rest of the batch is sent again (until it goes through)
-      refused: (err) => {
-        const line = refusedLine(err);
-        const record = line === undefined ? undefined : lineRecords[line - 1];
-        if (line === undefined || !record) return false;
-        const pgErr = err as { message?: string; where?: string };
-        const column = /column (\S+?):/.exec(pgErr.where ?? '')?.[1];
-        const header = column !== undefined ? plan.header[plan.copyColumns.indexOf(column)] : undefined;
-        rejects.push({
-          row: record.row,
-          line: record.line,
-          raw: record.values,
-          errors: [`${header !== undefined ? `column ${header}: ` : ''}PostgreSQL refused the value: ${pgErr.message ?? String(err)}`],
-          kinds: [`${header !== undefined ? `${header}: ` : ''}refused by PostgreSQL`],
-        });
-        lines.splice(line - 1, 1);
-        lineRecords.splice(line - 1, 1);
-        rowsLoaded--;
-        rowsRejected++;
-        return true;
-      },
-      resend: async (copy) => {
-        for (let i = 0; i < lines.length; i += 4096) await write(copy.stream, Buffer.from(lines.slice(i, i + 4096).join(''), 'utf8'));
-      },
-    });
+      client, pool, spec, plan, chunk, token, from, opts, budget, beat,
+    );
   } finally {
     await it.return?.();
   }

@@ -56,63 +56,66 @@ export const loadCsvBatches: BatchRunner = async (client, pool, spec, plan, chun
     let fileOffset = from.byteDone; // file offset of buf[0]
     let last = reader.done;
     let eof = reader.done;
-    return await runBatches(client, pool, plan, chunk, token, from, opts, budget, beat, {
-      done: () => eof,
-      fill: async (copy, _committed, maxRejects) => {
-        const batchStarted = Date.now();
-        processor.startCopy();
-        let batchBytesDone = 0;
-        for (;;) {
-          opts.signal?.throwIfAborted();
-          if (copy.error) throw copy.error;
-          if (bufStart < buf.length) {
-            const consumed = processor.process(buf, bufStart, buf.length, last, fileOffset, maxRejects);
-            for (const piece of processor.pieces) await write(copy.stream, piece);
-            processor.pieces = [];
-            processor.pieceBytes = 0;
-            batchBytesDone += consumed - bufStart;
-            bufStart = consumed;
+    return await runBatches(
+      {
+        done: () => eof,
+        fill: async (copy, _committed, maxRejects) => {
+          const batchStarted = Date.now();
+          processor.startCopy();
+          let batchBytesDone = 0;
+          for (;;) {
+            opts.signal?.throwIfAborted();
+            if (copy.error) throw copy.error;
+            if (bufStart < buf.length) {
+              const consumed = processor.process(buf, bufStart, buf.length, last, fileOffset, maxRejects);
+              for (const piece of processor.pieces) await write(copy.stream, piece);
+              processor.pieces = [];
+              processor.pieceBytes = 0;
+              batchBytesDone += consumed - bufStart;
+              bufStart = consumed;
+            }
+            if (last && bufStart >= buf.length) {
+              eof = true;
+              return;
+            }
+            if (processor.rejects.length >= maxRejects) return;
+            if (batchBytesDone >= batchBytes || Date.now() - batchStarted >= batchMs) return;
+            // the buffer is used up, or holds only the start of a record: read on behind it
+            const carry = buf.subarray(bufStart);
+            if (carry.length > MAX_RECORD_BYTES) {
+              throw new InputError(
+                'SourceFormatError',
+                `${plan.file}: the record after row ${processor.rowsRead} of chunk ${chunk} (byte offset ${fileOffset + bufStart}) is longer than ` +
+                  `${MAX_RECORD_BYTES} bytes: an unclosed quote?`,
+                { file: plan.file },
+              );
+            }
+            const next = await reader.next(carry);
+            buf = next.buf;
+            bufStart = 0;
+            fileOffset = next.fileOffset;
+            last = next.last;
           }
-          if (last && bufStart >= buf.length) {
-            eof = true;
-            return;
-          }
-          if (processor.rejects.length >= maxRejects) return;
-          if (batchBytesDone >= batchBytes || Date.now() - batchStarted >= batchMs) return;
-          // the buffer is used up, or holds only the start of a record: read on behind it
-          const carry = buf.subarray(bufStart);
-          if (carry.length > MAX_RECORD_BYTES) {
-            throw new InputError(
-              'SourceFormatError',
-              `${plan.file}: the record after row ${processor.rowsRead} of chunk ${chunk} (byte offset ${fileOffset + bufStart}) is longer than ` +
-                `${MAX_RECORD_BYTES} bytes: an unclosed quote?`,
-              { file: plan.file },
-            );
-          }
-          const next = await reader.next(carry);
-          buf = next.buf;
-          bufStart = 0;
-          fileOffset = next.fileOffset;
-          last = next.last;
-        }
-      },
-      end: () => ({
-        to: {
-          byteDone: eof ? byteEnd : fileOffset + bufStart,
-          rowsRead: processor.rowsRead,
-          rowsLoaded: processor.rowsLoaded,
-          rowsRejected: processor.rowsRejected,
-          linesDone: processor.linesDone,
         },
-        rejects: processor.rejects,
-        eof,
-      }),
-      where: (err) => {
-        const line = refusedLine(err);
-        const row = line === undefined ? undefined : processor.rowOfStreamLine(line);
-        return row === undefined ? undefined : chunk === 0 ? `row ${row}` : `row ${row} of chunk ${chunk} (the chunk starting at byte ${plan.chunks[chunk]!.byteStart})`;
+        end: () => ({
+          to: {
+            byteDone: eof ? byteEnd : fileOffset + bufStart,
+            rowsRead: processor.rowsRead,
+            rowsLoaded: processor.rowsLoaded,
+            rowsRejected: processor.rowsRejected,
+            linesDone: processor.linesDone,
+          },
+          rejects: processor.rejects,
+          eof,
+        }),
+        where: (err) => {
+          const line = refusedLine(err);
+          const row = line === undefined ? undefined : processor.rowOfStreamLine(line);
+          return row === undefined ? undefined : chunk === 0 ? `row ${row}` : `row ${row} of chunk ${chunk} (the chunk starting at byte ${plan.chunks[chunk]!.byteStart})`;
+        },
       },
-    });
+      client, pool, spec, plan, chunk, token, from, opts, budget, beat,
+    );
   } finally {
     await fh.close();
   }

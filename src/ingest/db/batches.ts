@@ -20,32 +20,35 @@ export const loadDbBatches: BatchRunner = async (client, pool, spec, plan, chunk
   let next = from.byteDone;
 
   return withSource(resolveSourceDb(read.locator), (source) =>
-    runBatches(client, pool, plan, chunk, token, from, opts, budget, beat, {
-      done: (committed) => committed.byteDone >= hi,
-      fill: async (copy, committed) => {
-        const lo = committed.byteDone;
-        next = Math.min(hi, lo + read.batchKeys);
-        processor.startCopy();
-        let carry: Buffer = Buffer.alloc(0);
-        const feed = async (buf: Buffer, last: boolean) => {
-          const consumed = processor.process(buf, 0, buf.length, last, 0);
-          for (const piece of processor.pieces) await write(copy.stream, piece);
-          processor.pieces = [];
-          processor.pieceBytes = 0;
-          carry = consumed < buf.length ? Buffer.from(buf.subarray(consumed)) : Buffer.alloc(0);
-        };
-        await source.readCsv(read, lo, next, async (block) => {
-          opts.signal?.throwIfAborted();
-          if (copy.error) throw copy.error;
-          await feed(carry.length > 0 ? Buffer.concat([carry, block]) : block, false);
-        });
-        if (carry.length > 0) await feed(carry, true);
+    runBatches(
+      {
+        done: (committed) => committed.byteDone >= hi,
+        fill: async (copy, committed) => {
+          const lo = committed.byteDone;
+          next = Math.min(hi, lo + read.batchKeys);
+          processor.startCopy();
+          let carry: Buffer = Buffer.alloc(0);
+          const feed = async (buf: Buffer, last: boolean) => {
+            const consumed = processor.process(buf, 0, buf.length, last, 0);
+            for (const piece of processor.pieces) await write(copy.stream, piece);
+            processor.pieces = [];
+            processor.pieceBytes = 0;
+            carry = consumed < buf.length ? Buffer.from(buf.subarray(consumed)) : Buffer.alloc(0);
+          };
+          await source.readCsv(read, lo, next, async (block) => {
+            opts.signal?.throwIfAborted();
+            if (copy.error) throw copy.error;
+            await feed(carry.length > 0 ? Buffer.concat([carry, block]) : block, false);
+          });
+          if (carry.length > 0) await feed(carry, true);
+        },
+        end: () => ({
+          to: { byteDone: next, rowsRead: processor.rowsRead, rowsLoaded: processor.rowsLoaded, rowsRejected: processor.rowsRejected },
+          rejects: processor.rejects,
+          eof: next >= hi,
+        }),
       },
-      end: () => ({
-        to: { byteDone: next, rowsRead: processor.rowsRead, rowsLoaded: processor.rowsLoaded, rowsRejected: processor.rowsRejected },
-        rejects: processor.rejects,
-        eof: next >= hi,
-      }),
-    }),
+      client, pool, spec, plan, chunk, token, from, opts, budget, beat,
+    ),
   );
 };
