@@ -140,6 +140,7 @@ export const djangoApparel: DatasetSpec = defineDataset({
       tests: [
         'models/django-apparel/tests/dm_revenue_by_months_reconciles_with_fact.sql',
         'models/django-apparel/tests/dm_perfomance_product_by_cities_reconciles_with_fact.sql',
+        'models/django-apparel/tests/dm_perfomance_product_by_cities_monthly_reconciles.sql',
       ],
     },
   ],

@@ -2,12 +2,8 @@
 -- Built from fct_transactions joined to dim_locations and dim_products. Lines whose city or product is
 -- unknown are kept, under the unknown member: city_id / product_id NULL, names 'Unknown'; so the mart
 -- sums exactly to the fact. (city_id, product_id) is unique with NULLs counted as equal.
--- It is an all-time figure: a full refresh sums the whole fact. A period run P changes it by what the run changed in
--- the fact, without reading other months: {{ prior }} plus the month's lines as of this run, minus the month's
--- published lines and the published lines that moved into the month; a city and product left with no order is
--- dropped. Names come from the dimensions as of this run either way. Orders are counted per month and added up,
--- which is exact because an order has one date (a line whose order moved month while others of its lines vanished
--- from the source would count that order in both months until the next full refresh).
+-- It is an all-time figure: a full refresh sums the whole fact; a period run sums the fact as the run will publish it
+-- (its month as built now, the other months as published), so it equals a full refresh over the same staging.
 --
 -- test: unique(city_id, product_id)
 -- test: not_null(city_name, province_name, product_name, size, product_category_name, total_quantity, total_sales, total_orders)
@@ -38,69 +34,33 @@ products AS (
   SELECT product_key, product_id, product_name, size, product_category_name FROM {{ ref('dim_products') }}
 ),
 
--- a full refresh: every line of the fact; a period run: the month's lines as of this run
-current_lines AS NOT MATERIALIZED (
+-- The fact as it will be once this run publishes: on a full refresh the fact built by this run; on a period run the
+-- month built by this run ({{ ref() }} holds only that month) plus every published line of other months that the
+-- month's build does not take over (a line whose order moved into the month), which is what the publish step does.
+-- Summed from the lines, never from the previous mart, so a run also repairs a mart that drifted from the fact.
+transactions AS (
+  SELECT order_detail_id, order_id, location_key, product_key, qty, unit_sales FROM {{ ref('fct_transactions') }}
+  UNION ALL
   SELECT f.order_detail_id, f.order_id, f.location_key, f.product_key, f.qty, f.unit_sales
-  FROM {{ ref('fct_transactions') }} AS f
-  CROSS JOIN run
-  WHERE run.period IS NULL OR (f.order_date >= run.starts AND f.order_date < run.ends)
-),
-
--- period run: the published lines the run replaces (the month's, and those of other months moved into it)
-replaced_lines AS (
-  SELECT f.order_id, f.location_key, f.product_key, f.qty, f.unit_sales
   FROM {{ published('fct_transactions') }} AS f
   CROSS JOIN run
   WHERE run.period IS NOT NULL
-    AND (
-      (f.order_date >= run.starts AND f.order_date < run.ends)
-      OR ((f.order_date < run.starts OR f.order_date >= run.ends) AND f.order_detail_id IN (SELECT order_detail_id FROM current_lines))
-    )
+    AND (f.order_date IS NULL OR f.order_date < run.starts OR f.order_date >= run.ends)
+    AND NOT EXISTS (SELECT 1 FROM {{ ref('fct_transactions') }} AS n WHERE n.order_detail_id = f.order_detail_id)
 ),
 
-prior AS (
-  SELECT city_id, product_id, total_quantity, total_sales, total_orders FROM {{ prior }}
-  CROSS JOIN run
-  WHERE run.period IS NOT NULL
-),
-
--- logic CTEs: sums by (city, product) natural ids; orders counted distinct within each part
-added AS (
-  SELECT location_key, product_key, sum(qty)::bigint AS qty, sum(unit_sales) AS sales, count(DISTINCT order_id) AS orders
-  FROM current_lines
-  GROUP BY location_key, product_key
-),
-
-removed AS (
-  SELECT location_key, product_key, sum(qty)::bigint AS qty, sum(unit_sales) AS sales, count(DISTINCT order_id) AS orders
-  FROM replaced_lines
-  GROUP BY location_key, product_key
-),
-
-changes AS (
-  SELECT l.city_id, p.product_id, a.qty, a.sales, a.orders
-  FROM added AS a
-  JOIN locations AS l ON l.location_key = a.location_key
-  JOIN products  AS p ON p.product_key  = a.product_key
-  UNION ALL
-  SELECT l.city_id, p.product_id, -r.qty, -r.sales, -r.orders
-  FROM removed AS r
-  JOIN locations AS l ON l.location_key = r.location_key
-  JOIN products  AS p ON p.product_key  = r.product_key
-  UNION ALL
-  SELECT city_id, product_id, total_quantity, total_sales, total_orders FROM prior
-),
-
+-- logic CTEs: sums by (city, product) natural ids
 by_city_product AS (
   SELECT
-    city_id,
-    product_id,
-    sum(qty)::bigint    AS total_quantity,
-    sum(sales)          AS total_sales,
-    sum(orders)::bigint AS total_orders
-  FROM changes
-  GROUP BY city_id, product_id
-  HAVING sum(orders) > 0
+    l.city_id,
+    p.product_id,
+    sum(t.qty)::bigint         AS total_quantity,
+    sum(t.unit_sales)          AS total_sales,
+    count(DISTINCT t.order_id) AS total_orders
+  FROM transactions AS t
+  JOIN locations AS l ON l.location_key = t.location_key
+  JOIN products  AS p ON p.product_key  = t.product_key
+  GROUP BY l.city_id, p.product_id
 ),
 
 final AS (

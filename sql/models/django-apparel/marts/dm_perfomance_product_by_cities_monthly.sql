@@ -4,7 +4,7 @@
 -- name and columns are what its consumers read); this one is its month grain.
 -- Lines whose date is unknown (date_key -1: their order is missing) are kept with month NULL, so the mart sums
 -- exactly to the fact. total_orders adds up across months: an order has one date.
--- Built in full every run, like the all-time mart.
+-- Built in full every run: a period run reads the published fact's other months (see transactions below).
 --
 -- test: unique(month, city_id, product_id)
 -- test: not_null(city_name, province_name, product_name, size, product_category_name, total_quantity, total_sales, total_orders)
@@ -25,13 +25,21 @@ CREATE TABLE {{ this }} (
 
 WITH
 
--- import CTEs
-transactions AS (
-  SELECT order_id, date_key, location_key, product_key, qty, unit_sales FROM {{ ref('fct_transactions') }}
-),
+run AS (SELECT period, starts, ends FROM ops.run_period()),
 
-calendar AS (
-  SELECT date_key, month_start FROM {{ ref('dim_date') }}
+-- import CTEs
+-- The fact as it will be once this run publishes: on a full refresh the fact built by this run; on a period run the
+-- month built by this run ({{ ref() }} holds only that month) plus every published line of other months that the
+-- month's build does not take over (a line whose order moved into the month), which is what the publish step does.
+transactions AS (
+  SELECT order_id, order_date, location_key, product_key, qty, unit_sales FROM {{ ref('fct_transactions') }}
+  UNION ALL
+  SELECT f.order_id, f.order_date, f.location_key, f.product_key, f.qty, f.unit_sales
+  FROM {{ published('fct_transactions') }} AS f
+  CROSS JOIN run
+  WHERE run.period IS NOT NULL
+    AND (f.order_date IS NULL OR f.order_date < run.starts OR f.order_date >= run.ends)
+    AND NOT EXISTS (SELECT 1 FROM {{ ref('fct_transactions') }} AS n WHERE n.order_detail_id = f.order_detail_id)
 ),
 
 locations AS (
@@ -45,15 +53,14 @@ products AS (
 -- logic CTEs
 by_month_city_product AS (
   SELECT
-    c.month_start              AS month,
+    date_trunc('month', t.order_date)::date AS month,
     t.location_key,
     t.product_key,
     sum(t.qty)::bigint         AS total_quantity,
     sum(t.unit_sales)          AS total_sales,
     count(DISTINCT t.order_id) AS total_orders
   FROM transactions AS t
-  LEFT JOIN calendar AS c ON c.date_key = t.date_key
-  GROUP BY c.month_start, t.location_key, t.product_key
+  GROUP BY 1, t.location_key, t.product_key
 ),
 
 final AS (
