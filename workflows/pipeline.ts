@@ -2,7 +2,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   defineQuery,
-  executeChild,
   isCancellation,
   patched,
   proxyActivities,
@@ -15,11 +14,11 @@ import {
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../activities';
 
-import { backupWorkflow } from './backup';
+import { BACKUP_STEP, backupAfterRun } from './backup-after-run';
+import { errorMessage, failureType, settleAll } from './failures';
 import { ingestSource } from './ingest';
 import { ACTIVITY_OPTIONS, DEFAULT_SCHEDULE_TIMEZONE, SA, isPeriod, periodForScheduledTime, periodLabel } from '../src/contracts';
 import type {
-  BackupResult,
   GateResult,
   LoadResult,
   ModelResult,
@@ -354,83 +353,4 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
   }
   if (input.backup) summary.backup = await backupAfterRun(input, summary, progress, records, showDetails);
   return summary;
-}
-
-const BACKUP_STEP = 'backup';
-
-/**
- * The run's last step when its input asks for one (`schedule create --backup-to`): a backup of the dataset's warehouse
- * as a child backupWorkflow (its own progress, in the Web UI under this run), taken after the run is recorded, so
- * its manifest lists the month just loaded. Retention happens inside it, only after the new backup verifies. A failed
- * backup fails the workflow (the schedule's pause-on-failure applies) while the load stays completed and published.
- */
-async function backupAfterRun(
-  input: PipelineInput,
-  summary: PipelineSummary,
-  progress: PipelineProgress,
-  records: () => StepRecord[],
-  showDetails: () => void,
-): Promise<BackupResult> {
-  const target = input.backup!;
-  const entry = progress.steps.find((s) => s.step === BACKUP_STEP)!;
-  entry.status = 'running';
-  entry.startedAt = new Date().toISOString();
-  progress.phase = 'backup';
-  progress.currentSteps = [BACKUP_STEP];
-  showDetails();
-  try {
-    const result = await executeChild(backupWorkflow, {
-      workflowId: `${summary.workflowId}-backup`,
-      args: [{ dataset: input.dataset, to: target.to, ...(target.keep !== undefined ? { keep: target.keep } : {}) }],
-      memo: { dataset: input.dataset, to: target.to, trigger: 'after-run', runId: summary.runId },
-    });
-    entry.status = 'completed';
-    entry.rows = result.rows;
-    entry.table = result.location;
-    return result;
-  } catch (err) {
-    entry.status = 'failed';
-    entry.error = errorMessage(err);
-    throw ApplicationFailure.create({
-      message: `${BACKUP_STEP}: ${entry.error} (the run itself completed and is published)`,
-      type: 'BackupFailed',
-      nonRetryable: true,
-      cause: err instanceof Error ? err : undefined,
-    });
-  } finally {
-    entry.finishedAt = new Date().toISOString();
-    entry.durationMs = Date.parse(entry.finishedAt) - Date.parse(entry.startedAt);
-    progress.currentSteps = [];
-    progress.phase = entry.status === 'completed' ? 'done' : 'failed';
-    showDetails();
-    await recordSteps({ steps: records() }).catch(() => undefined);
-  }
-}
-
-/**
- * Like Promise.all, but waits for every step of a phase to settle before failing with the first error, so no
- * activity is still running (and no step still "running" in the history) when the run records its failure.
- */
-async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
-  const settled = await Promise.allSettled(promises);
-  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (rejected) throw rejected.reason;
-  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
-}
-
-function failureType(err: unknown): string {
-  const cause = (err as { cause?: unknown }).cause;
-  if (cause instanceof ApplicationFailure && cause.type) return cause.type;
-  if (err instanceof ApplicationFailure && err.type) return err.type;
-  return 'PipelineFailed';
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof ApplicationFailure) return err.message;
-  if (err instanceof Error) {
-    // ActivityFailure wraps the activity's own error as its cause: that message is the useful one.
-    const cause = (err as Error & { cause?: unknown }).cause;
-    return cause instanceof Error ? cause.message : err.message;
-  }
-  return String(err);
 }

@@ -8,7 +8,8 @@ import { InputError } from '../../src/errors';
 import { formatRejectBudget, parseRejectBudget, withinBudget } from '../../src/ingest/budget';
 import type { RejectedRow } from '../../src/ingest/batch';
 import { planCsvChunks, probeCsvHeader } from '../../src/ingest/csv/plan';
-import { CsvRowProcessor, csvLayout } from '../../src/ingest/csv/rows';
+import { csvLayout } from '../../src/ingest/csv/layout';
+import { CsvRowProcessor } from '../../src/ingest/csv/rows';
 import { RecordScanner } from '../../src/ingest/csv/scan';
 import { col, defineSource } from '../../src/sources/columns';
 

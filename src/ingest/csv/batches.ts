@@ -4,7 +4,8 @@ import { InputError } from '../../errors';
 import type { BatchRunner } from '../batch';
 import { refusedLine, runBatches, write } from '../batch';
 import { MAX_RECORD_BYTES } from './plan';
-import { CsvRowProcessor, csvLayout } from './rows';
+import { csvLayout } from './layout';
+import { CsvRowProcessor } from './rows';
 
 /** Reads a byte range of the file into fresh buffers (pieces handed to COPY point into them). */
 class RangeReader {

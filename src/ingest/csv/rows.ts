@@ -1,54 +1,17 @@
 import { isUtf8 } from 'node:buffer';
 import { setOwn } from '../../sources/readers/common';
-import type { ColumnKind, SourceSpec } from '../../sources/types';
-import { fileColumns, validateRecord } from '../../sources/validate';
+import type { SourceSpec } from '../../sources/types';
+import { validateRecord } from '../../sources/validate';
 import type { RejectedRow } from '../batch';
 import { rejectFromErrors } from '../batch';
 import { csvField } from '../encode';
 import { decodeRun } from './decode';
-import type { DateMatcher } from './fast-validate';
-import { KIND_CODE, checkDate, checkQuotedText, checkDecimal, checkInt, checkNumeric, checkText, checkTimestamp, compileDateFormat, isoShaped, matchDateFormats, parsed } from './fast-validate';
+import { checkDate, checkQuotedText, checkDecimal, checkInt, checkNumeric, checkText, checkTimestamp, isoShaped, matchDateFormats, parsed } from './fast-validate';
+import type { CsvLayout } from './layout';
 import { EOL_CRLF, EOL_LF, EOL_NONE, F_BAD_QUOTE, F_QUOTED, F_UNTERMINATED, LF, QUOTE, RecordScanner } from './scan';
 import { firstInvalidUtf8 } from './utf8';
+import { CopyOutput, EOL_BYTES } from './copy-output';
 
-/** How the columns of one file line up with the source: built once per load, after the header check. */
-export interface CsvLayout {
-  spec: SourceSpec;
-  displayName: string;
-  /** Header names in file order. */
-  header: string[];
-  /** Staging column names in file order (the COPY column list). */
-  names: string[];
-  kinds: (ColumnKind | undefined)[];
-  codes: Uint8Array;
-  nullable: Uint8Array;
-  /** Date columns with text formats: their compiled matchers, in zod's order (undefined: that format is zod's alone). */
-  dateFormats: (DateMatcher[] | undefined)[];
-}
-
-/** Lines the file's header (already checked against the source) up with the source's columns. */
-export function csvLayout(spec: SourceSpec, header: string[], displayName: string): CsvLayout {
-  const byHeader = new Map(fileColumns(spec).map((c) => [c.header, c.name]));
-  const names = header.map((h) => {
-    const name = byHeader.get(h);
-    if (name === undefined) throw new Error(`header ${JSON.stringify(h)} does not belong to source ${spec.name} (checkHeader first)`);
-    return name;
-  });
-  const kinds = names.map((n) => spec.columns[n]!.kind);
-  return {
-    spec,
-    displayName,
-    header,
-    names,
-    kinds,
-    codes: Uint8Array.from(kinds.map((k) => KIND_CODE[k ?? 'custom'])),
-    nullable: Uint8Array.from(names.map((n) => (spec.columns[n]!.nullable ? 1 : 0))),
-    dateFormats: names.map((n) => spec.columns[n]!.dateFormats?.map(compileDateFormat)),
-  };
-}
-
-const EOL_BYTES = [Buffer.alloc(0), Buffer.from('\n'), Buffer.from('\r\n')];
-const OUT_BYTES = 256 * 1024;
 
 /** How a cell that passed its check is written: its bytes as read, trimmed, or its date in ISO form. */
 const AS_READ = 0;
@@ -100,25 +63,25 @@ export class CsvRowProcessor {
   private readonly refineRow: Record<string, unknown> = {};
   /** The buffer of the record being checked (for refineRow). */
   private current: Buffer = Buffer.alloc(0);
-  /** Line end of the current COPY stream (EOL_NONE until the first line is written). */
-  private eol = EOL_NONE;
-  /** Rewritten lines are written here; out[outStart, outPos) is not emitted yet. Emitted bytes are never reused. */
-  private out: Buffer = Buffer.alloc(0);
-  private outStart = 0;
-  private outPos = 0;
   private declined: Declined[] = [];
+  /** The COPY input being written (copy-output.ts). */
+  private readonly output = new CopyOutput();
 
-  /** Output of the current batch, in order. */
-  pieces: Buffer[] = [];
-  pieceBytes = 0;
+  /** Output of the current batch, in order (the caller empties it once written). */
+  get pieces(): Buffer[] {
+    return this.output.pieces;
+  }
+  set pieces(value: Buffer[]) {
+    this.output.pieces = value;
+  }
+  get pieceBytes(): number {
+    return this.output.pieceBytes;
+  }
+  set pieceBytes(value: number) {
+    this.output.pieceBytes = value;
+  }
+
   rejects: RejectedRow[] = [];
-  /**
-   * Where the current COPY stream's lines come from, to name the file row of a value PostgreSQL refuses: pairs
-   * (0-based stream line, chunk row) at the start of each run of consecutive records (one line each on the fast path).
-   */
-  lineMap: number[] = [];
-  /** Lines written to the current COPY stream (a re-encoded quoted value may span several). */
-  streamLines = 0;
   /** Line ends (LF) in the chunk before `lfPos` of the buffer being processed: the chunk's lines consumed so far. */
   linesDone = 0;
   private lfPos = 0;
@@ -146,98 +109,13 @@ export class CsvRowProcessor {
 
   /** A new COPY statement begins: forget the line-end style, drop the output of the previous batch. */
   startCopy(): void {
-    this.eol = EOL_NONE;
-    this.pieces = [];
-    this.pieceBytes = 0;
+    this.output.startCopy();
     this.rejects = [];
-    this.lineMap = [];
-    this.streamLines = 0;
-    this.outStart = this.outPos;
   }
 
   /** The chunk row of line `line` (1-based, as PostgreSQL counts) of the current COPY stream. */
   rowOfStreamLine(line: number): number | undefined {
-    const map = this.lineMap;
-    for (let i = map.length - 2; i >= 0; i -= 2) {
-      if (map[i]! <= line - 1) return map[i + 1]! + (line - 1 - map[i]!);
-    }
-    return undefined;
-  }
-
-  /** Records that the next `lines` lines of the COPY stream are `row` (a fast-path line is one line). */
-  private mapLine(row: number, lines = 1): void {
-    const map = this.lineMap;
-    const n = map.length;
-    // consecutive records on consecutive lines need no new entry
-    if (!(n >= 2 && map[n - 1]! + (this.streamLines - map[n - 2]!) === row)) map.push(this.streamLines, row);
-    this.streamLines += lines;
-  }
-
-  private emit(piece: Buffer): void {
-    this.flushOut();
-    this.pieces.push(piece);
-    this.pieceBytes += piece.length;
-  }
-
-  private flushOut(): void {
-    if (this.outPos === this.outStart) return;
-    const piece = this.out.subarray(this.outStart, this.outPos);
-    this.outStart = this.outPos;
-    this.pieces.push(piece);
-    this.pieceBytes += piece.length;
-  }
-
-  /** Room for `n` more bytes in the output buffer (a fresh one when full: emitted bytes may still be in flight). */
-  private room(n: number): Buffer {
-    if (this.outPos + n > this.out.length) {
-      this.flushOut();
-      this.out = Buffer.allocUnsafe(Math.max(OUT_BYTES, n));
-      this.outStart = this.outPos = 0;
-    }
-    return this.out;
-  }
-
-  private put(src: Buffer, s: number, e: number): void {
-    const out = this.room(e - s);
-    if (e - s > 48) {
-      out.set(src.subarray(s, e), this.outPos);
-      this.outPos += e - s;
-      return;
-    }
-    let i = this.outPos;
-    for (let j = s; j < e; j++) out[i++] = src[j]!;
-    this.outPos = i;
-  }
-
-  /** y * 10000 + m * 100 + d as YYYY-MM-DD. */
-  private putDate(v: number): void {
-    const out = this.room(10);
-    let i = this.outPos;
-    const y = Math.floor(v / 10000);
-    const m = Math.floor(v / 100) % 100;
-    const d = v % 100;
-    out[i++] = 48 + Math.floor(y / 1000);
-    out[i++] = 48 + (Math.floor(y / 100) % 10);
-    out[i++] = 48 + (Math.floor(y / 10) % 10);
-    out[i++] = 48 + (y % 10);
-    out[i++] = 45;
-    out[i++] = 48 + Math.floor(m / 10);
-    out[i++] = 48 + (m % 10);
-    out[i++] = 45;
-    out[i++] = 48 + Math.floor(d / 10);
-    out[i++] = 48 + (d % 10);
-    this.outPos = i;
-  }
-
-  private putText(text: string): void {
-    const out = this.room(text.length * 3); // may start a new buffer (and reset outPos): before reading outPos
-    this.outPos += out.write(text, this.outPos, 'utf8');
-  }
-
-  /** The stream's line end (set by the first line written). */
-  private lineEnd(eol: number): number {
-    if (this.eol === EOL_NONE) this.eol = eol === EOL_NONE ? EOL_LF : eol;
-    return this.eol;
+    return this.output.rowOfStreamLine(line);
   }
 
   /**
@@ -275,7 +153,7 @@ export class CsvRowProcessor {
       if (ce === ls && scanner.fields === 1) {
         // blank line: not a record
         if (runStart >= 0) {
-          this.emit(buf.subarray(runStart, runEnd));
+          this.output.emit(buf.subarray(runStart, runEnd));
           runStart = -1;
         }
         if (this.declined.length > 0 && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted(buf);
@@ -369,7 +247,7 @@ export class CsvRowProcessor {
 
       if (!ok) {
         if (runStart >= 0) {
-          this.emit(buf.subarray(runStart, runEnd));
+          this.output.emit(buf.subarray(runStart, runEnd));
           runStart = -1;
         }
         this.decline(buf, ls, next, row, fileOffset);
@@ -379,47 +257,47 @@ export class CsvRowProcessor {
       if (this.declined.length > 0 && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted(buf);
       this.rowsLoaded++;
       // one line of the stream: the fast path takes no quoted line break
-      this.mapLine(row);
+      this.output.mapLine(row);
       if (!rewrite && !rowKeys) {
         const eol = scanner.eol;
-        if (eol === this.lineEnd(eol)) {
+        if (eol === this.output.lineEnd(eol)) {
           if (runStart < 0) runStart = ls;
           runEnd = next;
         } else {
           if (runStart >= 0) {
-            this.emit(buf.subarray(runStart, runEnd));
+            this.output.emit(buf.subarray(runStart, runEnd));
             runStart = -1;
           }
-          this.emit(buf.subarray(ls, ce));
-          this.emit(EOL_BYTES[this.eol]!);
+          this.output.emit(buf.subarray(ls, ce));
+          this.output.emit(EOL_BYTES[this.output.eol]!);
         }
         continue;
       }
       // a rewritten line (trimmed cells, ISO dates) and/or row keys (",<chunk>,<row>")
       if (runStart >= 0) {
-        this.emit(buf.subarray(runStart, runEnd));
+        this.output.emit(buf.subarray(runStart, runEnd));
         runStart = -1;
       }
-      if (!rewrite) this.put(buf, ls, ce);
+      if (!rewrite) this.output.put(buf, ls, ce);
       else {
         // the line as read, but for the cells written otherwise: copied in as few stretches as possible
         let from = ls;
         for (let k = 0; k < width; k++) {
           const m = mode[k];
           if (m === AS_READ) continue;
-          this.put(buf, from, fs[k]!);
-          if (m === ISO_DATE) this.putDate(ymd[k]!);
-          else this.put(buf, ts[k]!, te[k]!);
+          this.output.put(buf, from, fs[k]!);
+          if (m === ISO_DATE) this.output.putDate(ymd[k]!);
+          else this.output.put(buf, ts[k]!, te[k]!);
           from = fe[k]!;
         }
-        this.put(buf, from, ce);
+        this.output.put(buf, from, ce);
       }
-      if (rowKeys) this.putText(`,${this.rowKeysChunk},${row}`);
-      this.putText(this.lineEnd(scanner.eol) === EOL_CRLF ? '\r\n' : '\n');
+      if (rowKeys) this.output.putText(`,${this.rowKeysChunk},${row}`);
+      this.output.putText(this.output.lineEnd(scanner.eol) === EOL_CRLF ? '\r\n' : '\n');
     }
-    if (runStart >= 0) this.emit(buf.subarray(runStart, runEnd));
+    if (runStart >= 0) this.output.emit(buf.subarray(runStart, runEnd));
     if (this.declined.length > 0 && this.decodeDeclined(buf, maxRejects)) return this.stopAfterLastAccepted(buf);
-    this.flushOut();
+    this.output.flushOut();
     this.lineAt(buf, p);
     return p;
   }
@@ -435,7 +313,7 @@ export class CsvRowProcessor {
   private stopped = { end: 0, row: 0 };
   private stopAfterLastAccepted(buf: Buffer): number {
     this.rowsRead = this.stopped.row;
-    this.flushOut();
+    this.output.flushOut();
     this.lineAt(buf, this.stopped.end);
     return this.stopped.end;
   }
@@ -495,7 +373,7 @@ export class CsvRowProcessor {
    * order. Returns true when it stopped early because `maxRejects` rejects piled up (this.stopped says where).
    */
   private decodeDeclined(buf: Buffer, maxRejects: number): boolean {
-    this.flushOut();
+    this.output.flushOut();
     const queue = this.declined;
     this.declined = [];
     const first = queue[0]!.start;
@@ -570,13 +448,13 @@ export class CsvRowProcessor {
       line += csvField(result.row[names[k]!], kinds[k]);
     }
     if (this.rowKeysChunk !== undefined) line += `,${this.rowKeysChunk},${row}`;
-    line += this.lineEnd(EOL_LF) === EOL_CRLF ? '\r\n' : '\n';
+    line += this.output.lineEnd(EOL_LF) === EOL_CRLF ? '\r\n' : '\n';
     // a quoted value with line breaks spans several lines of the stream (PostgreSQL counts them)
-    const lf = this.eol === EOL_CRLF ? '\r' : '\n';
+    const lf = this.output.eol === EOL_CRLF ? '\r' : '\n';
     let lines = 0;
     for (let i = line.indexOf(lf); i !== -1; i = line.indexOf(lf, i + 1)) lines++;
-    this.mapLine(row, lines);
-    this.putText(line);
+    this.output.mapLine(row, lines);
+    this.output.putText(line);
     this.rowsLoaded++;
   }
 }

@@ -1,7 +1,8 @@
 import { resolveSourceDb } from '../../sources/database';
 import type { BatchRunner } from '../batch';
 import { runBatches, write } from '../batch';
-import { CsvRowProcessor, csvLayout } from '../csv/rows';
+import { csvLayout } from '../csv/layout';
+import { CsvRowProcessor } from '../csv/rows';
 import { withSource } from './source';
 
 // One chunk of a database load: the key range [byteStart, byteEnd) of the plan, read in batches of `batchKeys` keys.
