@@ -17,15 +17,53 @@ export interface MergeCounts {
 }
 
 /** Keys the real-time stream applied after this instant are left as the stream wrote them (it is newer). */
-const TOUCHED = `NOT EXISTS (SELECT 1 FROM ops.stream_touched s WHERE s.dataset = $1 AND s.source = $2 AND s.key = T.%KEY% AND s.applied_at > $3)`;
+function untouchedSince(alias: string, source: string, keyColumn: string): string {
+  return `NOT EXISTS (SELECT 1 FROM ops.stream_touched s WHERE s.dataset = $1 AND s.source = ${source} AND s.key = ${alias}.${keyColumn} AND s.applied_at > $3)`;
+}
+
+/** What both merges share: the staging table (T), the landing table (L), the key, the columns and the query's parameters. */
+interface MergeTarget {
+  client: PoolClient;
+  T: string;
+  L: string;
+  key: string;
+  cols: string[];
+  args: unknown[];
+}
+
+function mergeTarget(client: PoolClient, spec: SourceSpec, plan: LoadPlan, readStartedAt: Date): MergeTarget {
+  return {
+    client,
+    T: stagingTable(spec),
+    L: qualifiedLanding(plan.landingTable),
+    key: quoteIdent(plan.dbRead!.key),
+    cols: Object.keys(spec.columns).map(quoteIdent),
+    args: [plan.dataset, spec.name, readStartedAt],
+  };
+}
+
+/** Updates the staging rows that differ from the landing table's and inserts the ones staging lacks, then drops the landing table. */
+async function upsertAndDrop(m: MergeTarget, fresh: string): Promise<{ inserted: number; updated: number }> {
+  const { client, T, L, key, cols, args } = m;
+  const fromL = cols.map((c) => `L.${c}`).join(', ');
+  const updated = await client.query(
+    `UPDATE ${T} T SET (${cols.join(', ')}) = (${fromL}) FROM ${L} L
+      WHERE L.${key} = T.${key} AND (${cols.map((c) => `T.${c}`).join(', ')}) IS DISTINCT FROM (${fromL}) AND ${fresh}`,
+    args,
+  );
+  const inserted = await client.query(
+    `INSERT INTO ${T} (${cols.join(', ')}) SELECT ${fromL} FROM ${L} L
+      WHERE NOT EXISTS (SELECT 1 FROM ${T} T WHERE T.${key} = L.${key}) AND ${untouchedSince('L', '$2', key)}`,
+    args,
+  );
+  await client.query(`DROP TABLE ${L}`);
+  return { inserted: inserted.rowCount ?? 0, updated: updated.rowCount ?? 0 };
+}
 
 export async function mergePeriodIntoStaging(client: PoolClient, spec: SourceSpec, plan: LoadPlan, readStartedAt: Date): Promise<MergeCounts> {
-  const read = plan.dbRead!;
-  const p = read.period!;
-  const T = stagingTable(spec);
-  const L = qualifiedLanding(plan.landingTable);
-  const key = quoteIdent(read.key);
-  const cols = Object.keys(spec.columns).map(quoteIdent);
+  const p = plan.dbRead!.period!;
+  const m = mergeTarget(client, spec, plan, readStartedAt);
+  const { T, L, key } = m;
   const inPeriod = p.column
     ? `T.${quoteIdent(p.column)} >= '${p.starts}' AND T.${quoteIdent(p.column)} < '${p.ends}'`
     : `EXISTS (SELECT 1 FROM ${quoteIdent(stagingSchema(spec))}.${quoteIdent(p.via!.table)} P
@@ -33,25 +71,10 @@ export async function mergePeriodIntoStaging(client: PoolClient, spec: SourceSpe
                   AND P.${quoteIdent(p.via!.column)} >= '${p.starts}' AND P.${quoteIdent(p.via!.column)} < '${p.ends}')`;
   // A row whose month comes through its parent (a line through its order) is also left alone when the stream changed
   // the parent after the read: an order the stream moved into or out of the month decides which lines belong to it.
-  const parentFresh = p.via
-    ? ` AND NOT EXISTS (SELECT 1 FROM ops.stream_touched s WHERE s.dataset = $1 AND s.source = '${p.via.table.replace(/'/g, "''")}' AND s.key = T.${quoteIdent(p.via.foreignKey)} AND s.applied_at > $3)`
-    : '';
-  const fresh = TOUCHED.replace('%KEY%', key) + parentFresh;
-  const args = [plan.dataset, spec.name, readStartedAt];
-  const deleted = await client.query(`DELETE FROM ${T} T WHERE ${inPeriod} AND NOT EXISTS (SELECT 1 FROM ${L} L WHERE L.${key} = T.${key}) AND ${fresh}`, args);
-  const updated = await client.query(
-    `UPDATE ${T} T SET (${cols.join(', ')}) = (${cols.map((c) => `L.${c}`).join(', ')}) FROM ${L} L
-      WHERE L.${key} = T.${key} AND (${cols.map((c) => `T.${c}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `L.${c}`).join(', ')}) AND ${fresh}`,
-    args,
-  );
-  const inserted = await client.query(
-    `INSERT INTO ${T} (${cols.join(', ')}) SELECT ${cols.map((c) => `L.${c}`).join(', ')} FROM ${L} L
-      WHERE NOT EXISTS (SELECT 1 FROM ${T} T WHERE T.${key} = L.${key})
-        AND NOT EXISTS (SELECT 1 FROM ops.stream_touched s WHERE s.dataset = $1 AND s.source = $2 AND s.key = L.${key} AND s.applied_at > $3)`,
-    args,
-  );
-  await client.query(`DROP TABLE ${L}`);
-  return { inserted: inserted.rowCount ?? 0, updated: updated.rowCount ?? 0, deleted: deleted.rowCount ?? 0 };
+  const parentFresh = p.via ? ` AND ${untouchedSince('T', `'${p.via.table.replace(/'/g, "''")}'`, quoteIdent(p.via.foreignKey))}` : '';
+  const fresh = untouchedSince('T', '$2', key) + parentFresh;
+  const deleted = await client.query(`DELETE FROM ${T} T WHERE ${inPeriod} AND NOT EXISTS (SELECT 1 FROM ${L} L WHERE L.${key} = T.${key}) AND ${fresh}`, m.args);
+  return { ...(await upsertAndDrop(m, fresh)), deleted: deleted.rowCount ?? 0 };
 }
 
 /**
@@ -60,24 +83,6 @@ export async function mergePeriodIntoStaging(client: PoolClient, spec: SourceSpe
  * a period run reconciles its month, deletes included). Runs inside publish's transaction; drops the landing table.
  */
 export async function mergeNewRowsIntoStaging(client: PoolClient, spec: SourceSpec, plan: LoadPlan, readStartedAt: Date): Promise<{ inserted: number; updated: number }> {
-  const read = plan.dbRead!;
-  const T = stagingTable(spec);
-  const L = qualifiedLanding(plan.landingTable);
-  const key = quoteIdent(read.key);
-  const cols = Object.keys(spec.columns).map(quoteIdent);
-  const fresh = TOUCHED.replace('%KEY%', key);
-  const args = [plan.dataset, spec.name, readStartedAt];
-  const updated = await client.query(
-    `UPDATE ${T} T SET (${cols.join(', ')}) = (${cols.map((c) => `L.${c}`).join(', ')}) FROM ${L} L
-      WHERE L.${key} = T.${key} AND (${cols.map((c) => `T.${c}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `L.${c}`).join(', ')}) AND ${fresh}`,
-    args,
-  );
-  const inserted = await client.query(
-    `INSERT INTO ${T} (${cols.join(', ')}) SELECT ${cols.map((c) => `L.${c}`).join(', ')} FROM ${L} L
-      WHERE NOT EXISTS (SELECT 1 FROM ${T} T WHERE T.${key} = L.${key})
-        AND NOT EXISTS (SELECT 1 FROM ops.stream_touched s WHERE s.dataset = $1 AND s.source = $2 AND s.key = L.${key} AND s.applied_at > $3)`,
-    args,
-  );
-  await client.query(`DROP TABLE ${L}`);
-  return { inserted: inserted.rowCount ?? 0, updated: updated.rowCount ?? 0 };
+  const m = mergeTarget(client, spec, plan, readStartedAt);
+  return upsertAndDrop(m, untouchedSince('T', '$2', m.key));
 }
