@@ -1,4 +1,4 @@
-import type { DatasetSpec } from './types';
+import type { DatasetSpec, LayerSpec } from './types';
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -64,4 +64,17 @@ export function assertDisjointSchemas(specs: readonly DatasetSpec[]): void {
       owner.set(schema, spec.name);
     }
   }
+}
+
+/**
+ * Declares a dataset's layers by the SQL layout every dataset follows: model M of a layer is
+ * sql/models/<dataset>/<folder>/M.sql and builds <schema>.M; singular test T is sql/models/<dataset>/tests/T.sql.
+ * The folder is the layer's name unless given (a layer of its own may keep its models beside others').
+ */
+export function layersOf(dataset: string) {
+  return (name: string, schema: string, models: string[], tests: string[] = [], folder = name): LayerSpec => ({
+    name,
+    models: models.map((m) => ({ name: m, file: `models/${dataset}/${folder}/${m}.sql`, table: `${schema}.${m}` })),
+    tests: tests.map((t) => `models/${dataset}/tests/${t}.sql`),
+  });
 }

@@ -1,5 +1,5 @@
 import { col, defineSource } from '../sources/columns';
-import { defineDataset } from './define';
+import { defineDataset, layersOf } from './define';
 import type { DatasetSpec } from './types';
 
 const sources = [
@@ -89,11 +89,7 @@ const sources = [
 ];
 
 const schemas = { staging: 'staging', warehouse: 'warehouse', mart: 'mart' };
-const model = (layer: string, name: string, schema: keyof typeof schemas) => ({
-  name,
-  file: `models/django-apparel/${layer}/${name}.sql`,
-  table: `${schemas[schema]}.${name}`,
-});
+const layer = layersOf('django-apparel');
 
 export const djangoApparel: DatasetSpec = defineDataset({
   name: 'django-apparel',
@@ -115,34 +111,13 @@ export const djangoApparel: DatasetSpec = defineDataset({
     { child: 'products', columns: ['product_category_id'], parent: 'product_categories', parentColumns: ['product_category_id'], onParentRejected: 'keep' },
   ],
   layers: [
-    {
-      name: 'dimensions',
-      models: [
-        model('dimensions', 'dim_date', 'warehouse'),
-        model('dimensions', 'dim_customers', 'warehouse'),
-        model('dimensions', 'dim_products', 'warehouse'),
-        model('dimensions', 'dim_locations', 'warehouse'),
-      ],
-      tests: [],
-    },
-    {
-      name: 'facts',
-      models: [model('facts', 'fct_transactions', 'warehouse')],
-      tests: ['models/django-apparel/tests/fct_transactions_reconciles_with_staging.sql'],
-    },
-    {
-      name: 'marts',
-      models: [
-        model('marts', 'dm_perfomance_product_by_cities', 'mart'),
-        model('marts', 'dm_perfomance_product_by_cities_monthly', 'mart'),
-        model('marts', 'dm_revenue_by_months', 'mart'),
-      ],
-      tests: [
-        'models/django-apparel/tests/dm_revenue_by_months_reconciles_with_fact.sql',
-        'models/django-apparel/tests/dm_perfomance_product_by_cities_reconciles_with_fact.sql',
-        'models/django-apparel/tests/dm_perfomance_product_by_cities_monthly_reconciles.sql',
-      ],
-    },
+    layer('dimensions', schemas.warehouse, ['dim_date', 'dim_customers', 'dim_products', 'dim_locations']),
+    layer('facts', schemas.warehouse, ['fct_transactions'], ['fct_transactions_reconciles_with_staging']),
+    layer('marts', schemas.mart, ['dm_perfomance_product_by_cities', 'dm_perfomance_product_by_cities_monthly', 'dm_revenue_by_months'], [
+      'dm_revenue_by_months_reconciles_with_fact',
+      'dm_perfomance_product_by_cities_reconciles_with_fact',
+      'dm_perfomance_product_by_cities_monthly_reconciles',
+    ]),
   ],
   stream: { sources: ['orders', 'order_details'], unit: 'order_id', apply: 'models/django-apparel/stream/apply.sql', indexed: ['warehouse.fct_transactions'] },
   headlines: [

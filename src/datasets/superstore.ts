@@ -1,35 +1,23 @@
-import { col, defineSource } from '../sources/columns';
-import { defineDataset } from './define';
-import type { DatasetSpec, ModelSpec } from './types';
+import { col, defineSource, type SourceDefinition } from '../sources/columns';
+import type { ColumnSpec } from '../sources/types';
+import { defineDataset, layersOf } from './define';
+import type { DatasetSpec } from './types';
 
 // The Superstore retailer's monthly delivery: three workbooks as the shared folder holds them, headers as people
-// wrote them ("Row ID", "Sub-Category") mapped to snake_case staging columns with col.from. See docs/superstore.md.
+// wrote them ("Row ID", "Sub-Category") naming snake_case staging columns (col.headed). See docs/superstore.md.
 
-const { from } = col;
+const { int, numeric, text, date, optional } = col;
+
+/** One of the three workbooks, "Dataset Superstore <title> - BI Engineer.xlsx", its columns named by their headers. */
+const workbook = (name: string, title: string, headers: Record<string, ColumnSpec>, rest: Pick<SourceDefinition, 'primaryKey' | 'refine'>) =>
+  defineSource({ name, file: `Dataset Superstore ${title} - BI Engineer.xlsx`, format: 'excel', columns: col.headed(headers), ...rest });
 
 const sources = [
-  defineSource({
-    name: 'orders',
-    file: 'Dataset Superstore Orders - BI Engineer.xlsx',
-    format: 'excel',
-    columns: {
-      row_id: from('Row ID', col.int()),
-      order_id: from('Order ID', col.text()),
-      order_date: from('Order Date', col.date()),
-      ship_date: from('Ship Date', col.date()),
-      ship_mode: from('Ship Mode', col.text()),
-      customer_id: from('Customer ID', col.text()),
-      country: from('Country', col.text()),
-      city: from('City', col.text()),
-      state: from('State', col.text()),
-      postal_code: from('Postal Code', col.optional(col.text())),
-      region: from('Region', col.text()),
-      product_id: from('Product ID', col.text()),
-      sales: from('Sales', col.numeric()),
-      quantity: from('Quantity', col.int()),
-      discount: from('Discount', col.numeric()),
-      profit: from('Profit', col.numeric()),
-    },
+  workbook('orders', 'Orders', {
+    'Row ID': int(), 'Order ID': text(), 'Order Date': date(), 'Ship Date': date(), 'Ship Mode': text(), 'Customer ID': text(),
+    Country: text(), City: text(), State: text(), 'Postal Code': optional(text()), Region: text(), 'Product ID': text(),
+    Sales: numeric(), Quantity: int(), Discount: numeric(), Profit: numeric(),
+  }, {
     primaryKey: ['row_id'],
     refine: (row) => {
       const issues: { column: string; message: string }[] = [];
@@ -40,39 +28,14 @@ const sources = [
       return issues;
     },
   }),
-  defineSource({
-    name: 'customers',
-    file: 'Dataset Superstore Customers - BI Engineer.xlsx',
-    format: 'excel',
-    columns: {
-      customer_id: from('Customer ID', col.text()),
-      customer_name: from('Customer Name', col.text()),
-      segment: from('Segment', col.text()),
-    },
-    primaryKey: ['customer_id'],
-  }),
-  defineSource({
-    name: 'categories',
-    file: 'Dataset Superstore Categories - BI Engineer.xlsx',
-    format: 'excel',
-    columns: {
-      product_id: from('Product ID', col.text()),
-      category: from('Category', col.text()),
-      sub_category: from('Sub-Category', col.text()),
-      product_name: from('Product Name', col.text()),
-    },
-    // A product id may come with several names (a data-quality finding, see docs/superstore.md): one row per name.
+  workbook('customers', 'Customers', { 'Customer ID': text(), 'Customer Name': text(), Segment: text() }, { primaryKey: ['customer_id'] }),
+  // A product id may come with several names (a data-quality finding, see docs/superstore.md): one row per name.
+  workbook('categories', 'Categories', { 'Product ID': text(), Category: text(), 'Sub-Category': text(), 'Product Name': text() }, {
     primaryKey: ['product_id', 'product_name'],
   }),
 ];
 
-const model = (layer: string, name: string, schema: string): ModelSpec => ({
-  name,
-  file: `models/superstore/${layer}/${name}.sql`,
-  table: `${schema}.${name}`,
-});
-const test = (name: string) => `models/superstore/tests/${name}.sql`;
-
+const layer = layersOf('superstore');
 const DW = 'superstore_dw';
 const MART = 'superstore_mart';
 
@@ -86,38 +49,11 @@ export const superstore: DatasetSpec = defineDataset({
   generator: 'dataset/generate/superstore.ts',
   sources,
   layers: [
-    {
-      name: 'dimensions',
-      models: [
-        model('dimensions', 'dim_date', DW),
-        model('dimensions', 'dim_customer', DW),
-        model('dimensions', 'dim_product', DW),
-        model('dimensions', 'dim_geography', DW),
-        model('dimensions', 'dim_ship_mode', DW),
-      ],
-      tests: [test('dim_customer_history'), test('dim_product_history')],
-    },
-    {
-      name: 'facts',
-      models: [model('facts', 'fct_sales', DW)],
-      tests: [test('fct_sales_reconciles_with_staging')],
-    },
-    {
-      name: 'marts',
-      models: [
-        model('marts', 'sales_kpi_yearly', MART),
-        model('marts', 'sales_kpi_monthly', MART),
-        model('marts', 'sales_kpi_by_dimension', MART),
-        model('marts', 'rfm_customers', MART),
-      ],
-      tests: [test('sales_kpis_reconcile_with_fact'), test('rfm_customers_reconcile_with_fact')],
-    },
-    {
-      // A layer of its own: it reads rfm_customers as built by this run (models of one layer build side by side).
-      name: 'segments',
-      models: [model('marts', 'rfm_segments', MART)],
-      tests: [test('rfm_segments_reconcile_with_customers')],
-    },
+    layer('dimensions', DW, ['dim_date', 'dim_customer', 'dim_product', 'dim_geography', 'dim_ship_mode'], ['dim_customer_history', 'dim_product_history']),
+    layer('facts', DW, ['fct_sales'], ['fct_sales_reconciles_with_staging']),
+    layer('marts', MART, ['sales_kpi_yearly', 'sales_kpi_monthly', 'sales_kpi_by_dimension', 'rfm_customers'], ['sales_kpis_reconcile_with_fact', 'rfm_customers_reconcile_with_fact']),
+    // A layer of its own: it reads rfm_customers as built by this run (models of one layer build side by side).
+    layer('segments', MART, ['rfm_segments'], ['rfm_segments_reconcile_with_customers'], 'marts'),
   ],
   headlines: [
     {

@@ -64,6 +64,16 @@ function from(header: string, col: ColumnSpec): ColumnSpec {
   return { ...col, header };
 }
 
+/**
+ * Columns as a file's headers name them, each column named by its header in snake_case ("Row ID" is row_id,
+ * "Sub-Category" sub_category) and found in the file under that header.
+ */
+function headed(columns: Record<string, ColumnSpec>): Record<string, ColumnSpec> {
+  return Object.fromEntries(
+    Object.entries(columns).map(([header, c]) => [header.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, ''), from(header, c)]),
+  );
+}
+
 /** Integers in plain decimal notation ("12", "-7", "007"; not "1e3", "0x10", "1.0"), exact up to the bigint (int8) range. */
 const intSchema = z.preprocess(
   toInteger,
@@ -216,6 +226,7 @@ export const col = {
   }),
   optional,
   from,
+  headed,
 };
 
 export interface SourceDefinition {
