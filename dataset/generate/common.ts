@@ -1,5 +1,6 @@
 // Shared by the dataset generators (dataset/generate/*.ts): a seeded PRNG, weighted draws, CSV fields, xlsx files
-// with pinned timestamps (byte-identical output for the same options), batched line writers, the entry-point check.
+// with pinned timestamps (byte-identical output for the same options), batched line writers, the command line
+// (flags, usage, exit codes) and the entry-point check.
 import { createWriteStream, realpathSync, type WriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -183,6 +184,73 @@ export class BatchedLineWriter {
     this.stream.end();
     await finished(this.stream);
   }
+}
+
+/** How a flag's value becomes an option: a non-negative integer (`_` allowed as a separator), text, or a custom parse. */
+export type FlagKind = 'int' | 'text' | 'bool' | ((value: string, flag: string) => unknown);
+
+/**
+ * Parses `--flag value` and `--flag=value` by the table (flag to option key and kind; a 'bool' flag takes no value).
+ * Returns 'help' for -h or --help; throws a one-line error for an unknown flag, a missing value or a bad integer.
+ */
+export function parseFlags<T extends object>(argv: readonly string[], table: Record<string, readonly [keyof T & string, FlagKind]>): T | 'help' {
+  const opts: Record<string, unknown> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-h' || arg === '--help') return 'help';
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const entry = Object.hasOwn(table, flag) ? table[flag] : undefined;
+    if (!entry) throw new Error(`unknown argument "${arg}"`);
+    const [key, kind] = entry;
+    if (kind === 'bool') {
+      opts[key] = true;
+      continue;
+    }
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    if (kind === 'text') opts[key] = value;
+    else if (kind === 'int') {
+      const digits = value.replace(/_/g, '');
+      if (!/^\d+$/.test(digits)) throw new Error(`${flag} expects a non-negative integer, got "${value}"`);
+      opts[key] = Number(digits);
+    } else opts[key] = kind(value, flag);
+  }
+  return opts as T;
+}
+
+/**
+ * A generator's `main`: parses its flags (a bad one prints the error and the usage, exit 2; --help the usage,
+ * exit 0), checks them (`check` returns a usage error or nothing), generates, prints what `generate` returns and
+ * the time it took. Returns the exit code.
+ */
+export async function generatorMain<T>(
+  argv: readonly string[],
+  usage: string,
+  parse: (argv: readonly string[]) => T | 'help',
+  generate: (opts: T) => Promise<string[]>,
+  check: (opts: T) => string | undefined = () => undefined,
+): Promise<number> {
+  let opts: T | 'help';
+  try {
+    opts = parse(argv);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if (opts === 'help') {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const bad = check(opts);
+  if (bad !== undefined) {
+    process.stderr.write(`${bad}\n\n${usage}`);
+    return 2;
+  }
+  const started = Date.now();
+  for (const line of await generate(opts)) process.stdout.write(`${line}\n`);
+  process.stdout.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  return 0;
 }
 
 /** True when the module at `url` (its import.meta.url) is the script node was started with. */

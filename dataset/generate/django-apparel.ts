@@ -18,7 +18,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BatchedLineWriter, WeightedIndex, csvLine, streamFor, writeXlsx } from './common';
+import { BatchedLineWriter, WeightedIndex, csvLine, generatorMain, parseFlags, streamFor, writeXlsx } from './common';
 import { CATEGORIES, buildCities, productPopularity, buildCustomers, buildProducts, buildProvinces, toPandasColumnsJson, writeCustomersParquet } from './django-apparel-tables';
 import type { City, Customer, Product } from './django-apparel-tables';
 import { seedShopDatabase } from '../to-db';
@@ -284,81 +284,36 @@ export interface GenerateArgs extends GenerateOptions {
   toDb?: string;
 }
 
+const FLAGS = {
+  '--order-lines': ['orderLines', 'int'],
+  '--out': ['out', 'text'],
+  '--seed': ['seed', 'int'],
+  '--start-month': ['startMonth', 'text'],
+  '--months': ['months', 'int'],
+  '--formats': ['formats', (v: string) => v.split(',').map((f) => f.trim()).filter(Boolean) as Format[]],
+  // a bad URL fails before anything is generated (the message never echoes a password)
+  '--to-db': ['toDb', (v: string) => (sourceDbLocator(v), v)],
+} as const;
+
 export function parseArgs(argv: readonly string[]): GenerateArgs | 'help' {
-  const opts: GenerateArgs = {};
-  const int = (flag: string, v: string): number => {
-    if (!/^\d+$/.test(v)) throw new Error(`${flag} expects a non-negative integer, got "${v}"`);
-    return Number(v);
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '-h' || arg === '--help') return 'help';
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (eq > 0) return arg.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '--order-lines':
-        opts.orderLines = int(flag, value().replace(/_/g, ''));
-        break;
-      case '--out':
-        opts.out = value();
-        break;
-      case '--seed':
-        opts.seed = int(flag, value());
-        break;
-      case '--start-month':
-        opts.startMonth = value();
-        break;
-      case '--months':
-        opts.months = int(flag, value());
-        break;
-      case '--formats':
-        opts.formats = value()
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean) as Format[];
-        break;
-      case '--to-db':
-        opts.toDb = value();
-        sourceDbLocator(opts.toDb); // a bad URL fails before anything is generated (the message never echoes a password)
-        break;
-      default:
-        throw new Error(`unknown argument "${arg}"`);
-    }
-  }
-  return opts;
+  return parseFlags<GenerateArgs>(argv, FLAGS);
 }
 
 /** `npm run generate -- --dataset django-apparel ...` (the default dataset). Returns the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
-  let opts: GenerateArgs | 'help';
-  try {
-    opts = parseArgs(argv);
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (opts === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (opts.toDb !== undefined && opts.formats !== undefined && !opts.formats.includes('csv')) {
-    process.stderr.write(`--to-db seeds orders and order_details from the CSV files: --formats must include csv\n\n${USAGE}`);
-    return 2;
-  }
-  const { toDb, ...generate } = opts;
-  const started = Date.now();
-  const { files } = await generateDataset(generate);
-  for (const [name, f] of Object.entries(files)) process.stdout.write(`${name.padEnd(20)} ${String(f.rows).padStart(10)} rows  ${f.path}\n`);
-  process.stdout.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  if (toDb !== undefined) {
-    const seeded = await seedShopDatabase(toDb, generate.out ?? DEFAULTS.out);
-    process.stdout.write(`seeded ${seeded.locator}: orders ${seeded.orders} rows, order_details ${seeded.orderDetails} rows in ${(seeded.durationMs / 1000).toFixed(1)} s\n`);
-  }
-  return 0;
+export function main(argv: readonly string[]): Promise<number> {
+  return generatorMain(
+    argv,
+    USAGE,
+    parseArgs,
+    async ({ toDb, ...generate }) => {
+      const { files } = await generateDataset(generate);
+      const lines = Object.entries(files).map(([name, f]) => `${name.padEnd(20)} ${String(f.rows).padStart(10)} rows  ${f.path}`);
+      if (toDb !== undefined) {
+        const seeded = await seedShopDatabase(toDb, generate.out ?? DEFAULTS.out);
+        lines.push(`seeded ${seeded.locator}: orders ${seeded.orders} rows, order_details ${seeded.orderDetails} rows in ${(seeded.durationMs / 1000).toFixed(1)} s`);
+      }
+      return lines;
+    },
+    (o) => (o.toDb !== undefined && o.formats !== undefined && !o.formats.includes('csv') ? '--to-db seeds orders and order_details from the CSV files: --formats must include csv' : undefined),
+  );
 }

@@ -16,7 +16,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { WeightedIndex, deriveSeed, streamFor, writeXlsx } from './common';
+import { WeightedIndex, deriveSeed, generatorMain, parseFlags, streamFor, writeXlsx } from './common';
 import { SUB_CATEGORIES, cityPick, customerName, productName, GEOGRAPHY, SEGMENTS, SHIP_MODES } from './superstore-tables';
 
 export interface SuperstoreOptions {
@@ -242,39 +242,23 @@ const USAGE = `usage: npm run generate -- --dataset superstore [options]
   --monthly              one folder per month, DIR/<YYYY-MM>/, instead of one delivery
 `;
 
+const FLAGS = {
+  '--order-lines': ['orderLines', 'int'],
+  '--customers': ['customers', 'int'],
+  '--products': ['products', 'int'],
+  '--seed': ['seed', 'int'],
+  '--months': ['months', 'int'],
+  '--out': ['out', 'text'],
+  '--start-month': ['startMonth', 'text'],
+  '--monthly': ['monthly', 'bool'],
+} as const;
+
 export function parseSuperstoreArgs(argv: readonly string[]): SuperstoreOptions | 'help' {
-  const o: SuperstoreOptions = {};
-  const ints = { '--order-lines': 'orderLines', '--customers': 'customers', '--products': 'products', '--seed': 'seed', '--months': 'months' } as const;
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split(/=(.*)/s) as [string, string | undefined];
-    const value = () => inline ?? argv[++i] ?? (() => { throw new Error(`${flag} needs a value`); })();
-    if (flag === '-h' || flag === '--help') return 'help';
-    else if (flag === '--monthly') o.monthly = true;
-    else if (flag === '--out') o.out = value();
-    else if (flag === '--start-month') o.startMonth = value();
-    else if (flag in ints) {
-      const v = value().replace(/_/g, '');
-      if (!/^\d+$/.test(v)) throw new Error(`${flag} expects a whole number, got "${v}"`);
-      o[ints[flag as keyof typeof ints]] = Number(v);
-    } else throw new Error(`unknown argument "${argv[i]}"`);
-  }
-  return o;
+  return parseFlags<SuperstoreOptions>(argv, FLAGS);
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  let opts: SuperstoreOptions | 'help';
-  try {
-    opts = parseSuperstoreArgs(argv);
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (opts === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const started = Date.now();
-  for (const w of await generateSuperstore(opts)) process.stdout.write(`${String(w.orderLines).padStart(10)} order lines  ${w.dir}\n`);
-  process.stdout.write(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  return 0;
+export function main(argv: readonly string[]): Promise<number> {
+  return generatorMain(argv, USAGE, parseSuperstoreArgs, async (opts) =>
+    (await generateSuperstore(opts)).map((w) => `${String(w.orderLines).padStart(10)} order lines  ${w.dir}`),
+  );
 }
