@@ -2,6 +2,8 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
+import { startPipeline } from '../../src/client';
+import type { PipelineInput, PipelineSummary } from '../../src/contracts';
 import type { Pool } from '../../src/db';
 import { loadConfig } from '../../src/config';
 import type { Config } from '../../src/config';
@@ -20,6 +22,11 @@ export interface PipelineHarness {
   workflowCode: string;
   /** A worker on this harness's task queue (registered activities are the real ones). */
   newWorker(overrides?: Partial<Config>): Promise<Worker>;
+  /** A worker as newWorker makes it, already running; close() shuts it down and waits for it. */
+  runWorker(overrides?: Partial<Config>): Promise<Worker>;
+  /** Starts a pipeline run on this harness and waits for its summary (a failed run rejects with WorkflowFailedError). */
+  runPipeline(input: PipelineInput): Promise<PipelineSummary>;
+  /** Stops the workers runWorker started, then the connections, the database and the dev server. */
   close(): Promise<void>;
 }
 
@@ -47,7 +54,8 @@ export async function startHarness(): Promise<PipelineHarness> {
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: server.namespace });
   const nativeConnections: NativeConnection[] = [];
-  return {
+  const running: { worker: Worker; done: Promise<void> }[] = [];
+  const harness: PipelineHarness = {
     server,
     db,
     config,
@@ -63,13 +71,24 @@ export async function startHarness(): Promise<PipelineHarness> {
         options: { workflowBundle: { code: bundle.code } },
       });
     },
+    async runWorker(overrides = {}) {
+      const worker = await harness.newWorker(overrides);
+      running.push({ worker, done: worker.run() });
+      return worker;
+    },
+    async runPipeline(input) {
+      return (await (await startPipeline(client, config, input)).handle.result()) as PipelineSummary;
+    },
     async close() {
+      for (const { worker } of running) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await Promise.all(running.map((r) => r.done));
       await connection.close();
       for (const c of nativeConnections) await c.close();
       await db.drop();
       await server.stop();
     },
   };
+  return harness;
 }
 
 const noop = () => undefined;

@@ -1,4 +1,3 @@
-import type { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,21 +18,16 @@ const DATASET = 'django-apparel';
 
 describe('run, status, cancel, runs and rerun on a real Temporal server and PostgreSQL', () => {
   let h: PipelineHarness;
-  let worker: Worker;
-  let workerDone: Promise<void>;
   let env: NodeJS.ProcessEnv;
   const temp: string[] = [];
 
   before(async () => {
     h = await startHarness();
-    worker = await h.newWorker();
-    workerDone = worker.run();
+    await h.runWorker();
     env = cliEnv(h.config, { GUDANG_SOURCE_DIR: SEED });
   });
 
   after(async () => {
-    worker.shutdown();
-    await workerDone;
     await h.close();
     for (const dir of temp) await rm(dir, { recursive: true, force: true });
   });

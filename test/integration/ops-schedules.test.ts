@@ -1,4 +1,3 @@
-import type { Worker } from '@temporalio/worker';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -58,20 +57,15 @@ describe('periods of scheduled runs', () => {
 
 describe('schedules and backfills on a real Temporal server and PostgreSQL', () => {
   let h: PipelineHarness;
-  let worker: Worker;
-  let workerDone: Promise<void>;
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
     h = await startHarness();
-    worker = await h.newWorker();
-    workerDone = worker.run();
+    await h.runWorker();
     env = cliEnv(h.config, { GUDANG_SOURCE_DIR: SEED });
   });
 
   after(async () => {
-    worker.shutdown();
-    await workerDone;
     await h.close();
   });
 

@@ -1,5 +1,5 @@
-import { WorkflowFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,25 +16,15 @@ const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts');
 
 describe('the Django Apparel pipeline on a real Temporal server and a real PostgreSQL', () => {
   let h: PipelineHarness;
-  let worker: Worker;
-  let workerDone: Promise<void>;
 
   before(async () => {
     h = await startHarness();
-    worker = await h.newWorker();
-    workerDone = worker.run();
+    await h.runWorker();
   });
 
-  after(async () => {
-    worker.shutdown();
-    await workerDone;
-    await h.close();
-  });
+  after(() => h.close());
 
-  async function runPipeline(sourceDir: string, runKey: string): Promise<PipelineSummary> {
-    const run = await startPipeline(h.client, h.config, { dataset: 'django-apparel', sourceDir, runKey });
-    return (await run.handle.result()) as PipelineSummary;
-  }
+  const runPipeline = (sourceDir: string, runKey: string) => h.runPipeline({ dataset: 'django-apparel', sourceDir, runKey });
 
   let firstSummary: PipelineSummary;
 

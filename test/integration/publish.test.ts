@@ -1,5 +1,4 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -39,18 +38,13 @@ const buildTables = async (h: PipelineHarness) =>
 
 describe('write, audit, publish', () => {
   let h: PipelineHarness;
-  let worker: Worker;
-  let workerDone: Promise<void>;
 
   before(async () => {
     h = await startHarness();
-    worker = await h.newWorker();
-    workerDone = worker.run();
+    await h.runWorker();
   });
 
   after(async () => {
-    worker.shutdown();
-    await workerDone;
     await h.db.pool.query(`DROP OWNED BY ${READER}; DROP ROLE IF EXISTS ${READER}`).catch(() => undefined);
     await h.close();
   });

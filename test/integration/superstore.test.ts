@@ -1,4 +1,3 @@
-import type { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,25 +24,18 @@ const num = (v: unknown) => (v === null ? null : Number(v));
 
 describe('the Superstore dataset beside Django Apparel, on a real Temporal server and a real PostgreSQL', () => {
   let h: PipelineHarness;
-  let worker: Worker;
-  let workerDone: Promise<void>;
   let expected: ExpectedSuperstore;
   let summary: PipelineSummary;
 
-  const run = async (dataset: string, sourceDir: string, runKey: string, more: { period?: string; rejectBudget?: string } = {}) =>
-    (await (await startPipeline(h.client, h.config, { dataset, sourceDir, runKey, ...more })).handle.result()) as PipelineSummary;
+  const run = (dataset: string, sourceDir: string, runKey: string, more: { period?: string; rejectBudget?: string } = {}) =>
+    h.runPipeline({ dataset, sourceDir, runKey, ...more });
 
   before(async () => {
     [h, expected] = await Promise.all([startHarness(), expectedSuperstore(SUPERSTORE)]);
-    worker = await h.newWorker();
-    workerDone = worker.run();
+    await h.runWorker();
   });
 
-  after(async () => {
-    worker.shutdown();
-    await workerDone;
-    await h.close();
-  });
+  after(() => h.close());
 
   test('a Superstore run reads and writes only its own schemas; a Django Apparel run leaves them alone', async () => {
     await run('django-apparel', DJANGO, 'seed');
