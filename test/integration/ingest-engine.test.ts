@@ -10,17 +10,15 @@ import { loadChunk } from '../../src/ingest/chunk';
 import { loadSource } from '../../src/ingest/load';
 import { planLoad } from '../../src/ingest/plan';
 import { publishLoad } from '../../src/ingest/publish';
-import { col, defineSource } from '../../src/sources/columns';
-import type { SourceSpec } from '../../src/sources/types';
 import { migrate } from '../../src/warehouse/migrate';
 import { createTestDatabase } from '../helpers/db';
+import { SUPERSTORE_SAMPLE, superstoreRawSource } from '../helpers/superstore-raw';
 import type { TestDatabase } from '../helpers/db';
 
 // The ingest engine in-process (no Temporal): chunks, parallelism, exact row numbers, duplicates, resume.
 
 const LINES = 200_000;
 const CHUNK = 512 * 1024; // ~13 chunks for the ~6 MB file
-const SUPERSTORE = '/work/shared/datasets/superstore';
 
 const orderDetails = djangoApparel.sources.find((s) => s.name === 'order_details')!;
 
@@ -246,38 +244,10 @@ void describe('loadSource: the pipeline load (runLoad) in-process', () => {
 });
 
 void describe('the Superstore sample (BOM, mixed month-first dates, quoted names)', () => {
-  const superstore: SourceSpec = defineSource({
-    name: 'superstore_orders',
-    file: 'Sample - Superstore.csv',
-    format: 'csv',
-    columns: {
-      row_id: col.from('Row ID', col.int()),
-      order_id: col.from('Order ID', col.text()),
-      order_date: col.from('Order Date', col.date({ formats: ['MM-DD-YY', 'M/D/YYYY'] })),
-      ship_date: col.from('Ship Date', col.date({ formats: ['MM-DD-YY', 'M/D/YYYY'] })),
-      ship_mode: col.from('Ship Mode', col.text()),
-      customer_id: col.from('Customer ID', col.text()),
-      customer_name: col.from('Customer Name', col.text()),
-      segment: col.from('Segment', col.text()),
-      country: col.from('Country', col.text()),
-      city: col.from('City', col.text()),
-      state: col.from('State', col.text()),
-      postal_code: col.from('Postal Code', col.optional(col.text())),
-      region: col.from('Region', col.text()),
-      product_id: col.from('Product ID', col.text()),
-      category: col.from('Category', col.text()),
-      sub_category: col.from('Sub-Category', col.text()),
-      product_name: col.from('Product Name', col.text()),
-      sales: col.from('Sales', col.numeric()),
-      quantity: col.from('Quantity', col.int()),
-      discount: col.from('Discount', col.numeric()),
-      profit: col.from('Profit', col.numeric()),
-    },
-    primaryKey: ['row_id'],
-  });
+  const superstore = superstoreRawSource('superstore_orders', path.basename(SUPERSTORE_SAMPLE));
 
   void test('loads end to end into staging, every row, dates month-first', async () => {
-    const r = await loadSource(db.pool, superstore, SUPERSTORE, { runId: 'superstore', chunkBytes: 256 * 1024, concurrency: 2 });
+    const r = await loadSource(db.pool, superstore, path.dirname(SUPERSTORE_SAMPLE), { runId: 'superstore', chunkBytes: 256 * 1024, concurrency: 2 });
     assert.deepEqual([r.rowsRead, r.rowsLoaded, r.rowsRejected], [9994, 9994, 0]);
     assert.ok(r.chunks! >= 4, 'a quoted file is cut into chunks too (at record starts)');
     const first = await one<Record<string, unknown>>(
