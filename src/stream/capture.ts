@@ -86,7 +86,7 @@ export async function runStretch(o: StretchOptions): Promise<StreamProgress> {
   /** A standby status update with the confirmable position; `ping` asks the server for a keepalive (its position). */
   const ack = async (ping = false) => {
     const at = confirmable();
-    if (at > 0n && !service.isStop()) await service.acknowledge(formatLsn(at), ping).catch(() => undefined);
+    if (at > 0n && !service.isStop()) await confirmPosition(service, at, ping).catch(() => undefined);
   };
 
   const applyQueued = async (force = false): Promise<void> => {
@@ -223,6 +223,19 @@ export async function runStretch(o: StretchOptions): Promise<StreamProgress> {
     await sourceClient?.end().catch(() => undefined);
     warehouse.release(warehouseFailed);
   }
+}
+
+/**
+ * A standby status update that confirms exactly `lsn` to the slot. The library's acknowledge(x) reports x + 1 (the
+ * physical-replication reading, "last byte + 1"), but a logical slot skips, when it is read again, every transaction
+ * whose commit record starts before the confirmed position: confirming a keepalive's position + 1 dropped the
+ * transaction whose commit record starts right there (its changes were read, its commit was not yet flushed), and
+ * the next stretch, worker or source restart never saw it (issue 13: an order update lost across a fault). So it
+ * is given lsn - 1. Tested in test/integration/stream-confirm.test.ts.
+ */
+export async function confirmPosition(service: LogicalReplicationService, lsn: bigint, ping = false): Promise<boolean> {
+  if (lsn <= 0n) throw new Error(`confirmPosition: ${lsn} is not a position to confirm`);
+  return service.acknowledge(formatLsn(lsn - 1n), ping);
 }
 
 /**
