@@ -74,38 +74,38 @@ export async function columnsOf(client: pg.ClientBase, table: string): Promise<C
 
 export const describeColumns = (cols: Column[]) => cols.map((c) => `${c.name} ${c.type}`).join(', ');
 
-/** GRANT statements that give `target` the privileges `source` has (other than its owner's), if source exists. */
-async function grantsLike(client: pg.ClientBase, source: string, target: string): Promise<string[]> {
+/**
+ * GRANT statements on $2 (the target) for every entry of an access-control list other than its owner's. `acl` is a
+ * query yielding one row (acl aclitem[], owner oid) from $1 and $2.
+ */
+async function grantsFrom(client: pg.ClientBase, acl: string, params: [string, string]): Promise<string[]> {
   const { rows } = await client.query<{ stmt: string }>(
     `SELECT format('GRANT %s ON %s TO %s%s', a.privilege_type, $2::text,
                    CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,
                    CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) AS stmt
-       FROM pg_class AS c
-       CROSS JOIN LATERAL aclexplode(c.relacl) AS a
+       FROM (${acl}) AS src(acl, owner)
+       CROSS JOIN LATERAL aclexplode(src.acl) AS a
        LEFT JOIN pg_roles AS r ON r.oid = a.grantee
-      WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner`,
-    [source, target],
+      WHERE a.grantee <> src.owner`,
+    params,
   );
   return rows.map((r) => r.stmt);
 }
 
+/** GRANT statements that give `target` the privileges `source` has (other than its owner's), if source exists. */
+const grantsLike = (client: pg.ClientBase, source: string, target: string) =>
+  grantsFrom(client, `SELECT relacl, relowner FROM pg_class WHERE oid = to_regclass($1)`, [source, target]);
+
 /** GRANT statements for the default privileges that a table created by its owner in `schema` would get. */
-async function defaultGrants(client: pg.ClientBase, schema: string, target: string): Promise<string[]> {
-  const { rows } = await client.query<{ stmt: string }>(
-    `SELECT format('GRANT %s ON %s TO %s%s', a.privilege_type, $2::text,
-                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,
-                   CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) AS stmt
-       FROM pg_default_acl AS d
-       CROSS JOIN LATERAL aclexplode(d.defaclacl) AS a
-       LEFT JOIN pg_roles AS r ON r.oid = a.grantee
-      WHERE d.defaclobjtype = 'r'
-        AND d.defaclrole = (SELECT relowner FROM pg_class WHERE oid = $2::regclass)
-        AND d.defaclnamespace IN (0, (SELECT oid FROM pg_namespace WHERE nspname = $1))
-        AND a.grantee <> d.defaclrole`,
+const defaultGrants = (client: pg.ClientBase, schema: string, target: string) =>
+  grantsFrom(
+    client,
+    `SELECT defaclacl, defaclrole FROM pg_default_acl
+      WHERE defaclobjtype = 'r'
+        AND defaclrole = (SELECT relowner FROM pg_class WHERE oid = $2::regclass)
+        AND defaclnamespace IN (0, (SELECT oid FROM pg_namespace WHERE nspname = $1))`,
     [schema, target],
   );
-  return rows.map((r) => r.stmt);
-}
 
 /** Renames the indexes and owned sequences of a just-published table after it: `<table>_pkey`, `<table>_<cols>_idx`. */
 export async function renameDependents(client: pg.ClientBase, schema: string, table: string): Promise<void> {
