@@ -18,7 +18,7 @@ describe('fault: restart of the shop PostgreSQL in the middle of a stream', () =
     await s?.close();
   });
 
-  test('the stream resumes from the slot; nothing lost, nothing counted twice', { todo: 'KNOWN BUG, not fixed: an update of an order that moves it to another month is occasionally lost across this fault (2 of 6 runs on 2026-11-30: staging kept the old date and city); docs/stream.md. Runs and reports, does not fail the suite until fixed' }, async (t) => {
+  test('the stream resumes from the slot; nothing lost, nothing counted twice', async (t) => {
     const outcome = await streamThroughFault(s, () => s.shop.restart(2_000));
     assert.ok(outcome.recoveredAfterMs !== null, 'a batch was applied after the restart');
     await recordFigures(t, 'stream-postgres-restart', outcome as unknown as Record<string, unknown>);
