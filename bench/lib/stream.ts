@@ -3,7 +3,8 @@
  * of its own) at a steady rate while the real-time stream runs through a real Temporal dev server and a worker
  * process; reported: source-commit-to-mart latency per source transaction (p50/p95/p99/max, from
  * ops.stream_batches.lags_ms: the source's commit time to the warehouse commit that put it in the marts), the time
- * for the stream to apply everything once the load stops, and the worker's RSS.
+ * for the stream to apply everything once the load stops, and the RSS of the worker as deployed (compiled, with the
+ * Dockerfile's node flags).
  */
 import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
@@ -14,8 +15,8 @@ import { loadConfig } from '../../src/config';
 import { startDevServer } from '../../src/dev/temporal-server';
 import { queryStream, startStream, stopStream } from '../../src/stream/client';
 import { startLogicalPostgres } from '../../test/helpers/logical-postgres';
-import { startWorkerProcess } from '../../test/helpers/processes';
 import { peakRssKiB, rssKiB } from './proc';
+import { startCompiledWorker } from './workers';
 
 export interface StreamBench {
   durationS: number;
@@ -39,17 +40,21 @@ function pct(sorted: number[], p: number): number {
 }
 
 export async function benchStream(o: { pool: pg.Pool; url: string; dir: string; durationS: number; rate: number; log: (m: string) => void }): Promise<StreamBench> {
-  const shop = await startLogicalPostgres();
+  // synchronous_commit=on, PostgreSQL's default and a production shop's: with the throwaway server's off, a commit
+  // reaches logical decoding only when the shop's WAL writer flushes (wal_writer_delay, 200 ms), latency that is
+  // the source's own setting, not the stream's
+  const shop = await startLogicalPostgres({ settings: { synchronous_commit: 'on' } });
   const server = await startDevServer({ headless: true });
   const taskQueue = `gudang-bench-stream-${randomUUID().slice(0, 8)}`;
-  let worker: Awaited<ReturnType<typeof startWorkerProcess>> | undefined;
+  let worker: Awaited<ReturnType<typeof startCompiledWorker>> | undefined;
   let client: Client | undefined;
   try {
     o.log('stream: seeding the shop database');
     await seedShopDatabase(shop.url, o.dir);
     const env = { DATABASE_URL: o.url, TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: server.namespace, TEMPORAL_TASK_QUEUE: taskQueue, GUDANG_SOURCE_DB_URL: shop.url };
-    worker = await startWorkerProcess(env, { name: 'bench-stream-worker', readyTimeoutMs: 180_000 });
-    const pid = worker.child.pid!;
+    // the worker as deployed (compiled, the Dockerfile's flags): its RSS is what the target is about
+    worker = await startCompiledWorker(env);
+    const pid = worker.pid;
     const config = loadConfig({ ...process.env, ...env });
     client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
     o.log('stream: starting the stream (slot, initial full run from the shop)');
@@ -136,7 +141,7 @@ export async function benchStream(o: { pool: pg.Pool; url: string; dir: string; 
     await stopStream(client, 'django-apparel', { dropSlot: true });
     return r;
   } finally {
-    await worker?.kill().catch(() => undefined);
+    await worker?.stop().catch(() => undefined);
     await client?.connection.close().catch(() => undefined);
     await server.stop();
     await shop.stop();
@@ -147,6 +152,8 @@ export function renderStream(r: StreamBench): string {
   const ok = (b: boolean) => (b ? 'met' : 'NOT met');
   return [
     `### Stream: ${r.targetLinesPerS} lines/s for ${r.durationS} s (achieved ${r.achievedLinesPerS} lines/s, ${r.transactions} source transactions)`,
+    '',
+    'The shop: its own PostgreSQL with wal_level=logical and synchronous_commit=on; the worker: compiled (dist/src/worker.js) with the deployed node flags.',
     '',
     '| measure | value | target |',
     '|---|---|---|',

@@ -92,6 +92,23 @@ async function build(): Promise<string> {
   return compiledChild('worker-child');
 }
 
+/**
+ * The worker as deployed, for the other benchmarks (the stream's): npm run build, then node with the deployed flags
+ * on dist/src/worker.js, ready. Measuring a `tsx src/worker.ts` worker instead counts tsx's compiler and an
+ * in-process webpack bundle of the workflows, which the deployed worker never carries.
+ */
+export async function startCompiledWorker(env: NodeJS.ProcessEnv): Promise<{ pid: number; stop: () => Promise<void> }> {
+  check(await runProcess('npm', ['run', 'build', '--silent'], { cwd: REPO_DIR }), 'npm run build');
+  const worker = startProcess(WORKER_JS, { ...process.env, NODE_ENV: 'production', GUDANG_LOG_LEVEL: 'warn', ...env });
+  try {
+    await waitFor(worker, /gudang worker ready/);
+  } catch (err) {
+    await stop(worker);
+    throw err;
+  }
+  return { pid: worker.child.pid!, stop: () => stop(worker) };
+}
+
 async function runPipeline(client: Client, taskQueue: string, dataset: DatasetSpec, dir: string, key: string) {
   const handle = await client.workflow.start('pipelineWorkflow', {
     taskQueue,

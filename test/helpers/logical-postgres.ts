@@ -24,9 +24,13 @@ export interface LogicalPostgres {
   stop(): Promise<void>;
 }
 
-export async function startLogicalPostgres(): Promise<LogicalPostgres> {
+/**
+ * `settings` are added to the server's (the throwaway defaults include synchronous_commit=off; the stream bench
+ * asks for PostgreSQL's default, on, as a production shop runs).
+ */
+export async function startLogicalPostgres(opts: { settings?: Record<string, string> } = {}): Promise<LogicalPostgres> {
   const dataDir = path.join(os.tmpdir(), `gudang-stream-pg-${randomBytes(4).toString('hex')}`);
-  const settings = { wal_level: 'logical', max_replication_slots: '4', max_wal_senders: '4', wal_sender_timeout: '30s' };
+  const settings = { wal_level: 'logical', max_replication_slots: '4', max_wal_senders: '4', wal_sender_timeout: '30s', ...opts.settings };
   let server: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir, settings });
   const port = server.port;
   const password = `Str3am-${randomBytes(6).toString('hex')}`;
