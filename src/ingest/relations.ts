@@ -59,6 +59,23 @@ function keyText(value: unknown, kind: string | undefined): string {
   return String(value);
 }
 
+/**
+ * The values of `cols` (the parent's key) in a row of ops.rejected_rows, as PostgreSQL text input; undefined when one
+ * is missing or does not parse (no child can be named by it). Rows rejected while reading keep the file's column
+ * names; duplicates and quarantined rows the staging names.
+ */
+export function rejectedKeyValues(spec: SourceSpec, cols: readonly string[], raw: Record<string, unknown>): string[] | undefined {
+  const values: string[] = [];
+  for (const c of cols) {
+    const column = spec.columns[c]!;
+    const value = Object.hasOwn(raw, column.header ?? c) ? raw[column.header ?? c] : raw[c];
+    const parsed = column.schema.safeParse(value);
+    if (!parsed.success || parsed.data === null || parsed.data === undefined) return undefined;
+    values.push(keyText(parsed.data, column.kind));
+  }
+  return values;
+}
+
 /** `l.a = p.x AND l.b = p.y` */
 function joinOn(left: string, leftCols: readonly string[], right: string, rightCols: readonly string[]): string {
   return leftCols.map((c, i) => `${left}.${quoteIdent(c)} = ${right}.${quoteIdent(rightCols[i]!)}`).join(' AND ');
@@ -88,16 +105,8 @@ async function rejectedParents(db: PoolClient, runId: string, active: ActiveRela
   const files: string[] = [];
   const texts: string[] = [];
   for (const r of rows) {
-    const values: string[] = [];
-    for (const c of cols) {
-      const column = parent.columns[c]!;
-      // rows rejected while reading keep the file's column names; duplicates and quarantined rows the staging names
-      const raw = Object.hasOwn(r.raw, column.header ?? c) ? r.raw[column.header ?? c] : r.raw[c];
-      const parsed = column.schema.safeParse(raw);
-      if (!parsed.success || parsed.data === null || parsed.data === undefined) break; // no usable key: no child can be named
-      values.push(keyText(parsed.data, column.kind));
-    }
-    if (values.length !== cols.length) continue;
+    const values = rejectedKeyValues(parent, cols, r.raw);
+    if (!values) continue;
     values.forEach((v, i) => keys[i]!.push(v));
     rowNumbers.push(r.row_number);
     files.push(r.file);
