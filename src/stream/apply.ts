@@ -6,6 +6,7 @@ import type { SourceSpec } from '../sources/types';
 import { describeRowError, fileColumns, validateRecord } from '../sources/validate';
 import { readSqlFile } from '../warehouse/models';
 import { formatLsn, parseLsn } from './lsn';
+import { CHANGED_DDL, applyQuarantine, quarantineRelations, reconcileAfterPublish, recordChanged } from './quarantine';
 
 // One micro-batch of the stream, applied to the warehouse in ONE transaction:
 //   1. the stream's row in ops.streams is locked and its applied_lsn read: source transactions at or below it were
@@ -82,7 +83,7 @@ interface Netted {
   keys: Record<string, string | null>[];
   rows: Record<string, string | null>[];
   counts: Record<ChangeKind, number>;
-  rejected: { key: Record<string, string | null>; errors: string[] }[];
+  rejected: { key: Record<string, string | null>; errors: string[]; row: Record<string, string | null> }[];
 }
 
 /** The changes of one source, netted per key (the last change wins); invalid rows become deletions of their key. */
@@ -108,7 +109,7 @@ function net(spec: SourceSpec, txns: SourceTxn[]): Netted {
     const refined = checked.ok && spec.refine ? spec.refine(checked.row) : [];
     if (!checked.ok || refined.length > 0) {
       const errors = checked.ok ? refined.map((e) => `column ${e.column}: ${e.message}`) : checked.errors.map(describeRowError);
-      out.rejected.push({ key, errors });
+      out.rejected.push({ key, errors, row: c.row });
       continue;
     }
     out.rows.push(Object.fromEntries(Object.keys(spec.columns).map((k) => [k, c.row[k] ?? null])));
@@ -130,8 +131,8 @@ export async function applyBatch(
   const name = t.dataset.name;
   await client.query('BEGIN');
   try {
-    const { rows: streamRows } = await client.query<{ applied_lsn: string | null; tables_version: string | null; updated_at: Date }>(
-      `SELECT applied_lsn, tables_version, updated_at FROM ops.streams WHERE dataset = $1 FOR UPDATE`,
+    const { rows: streamRows } = await client.query<{ applied_lsn: string | null; tables_version: string | null; updated_at: Date; applied_at: Date | null }>(
+      `SELECT applied_lsn, tables_version, updated_at, applied_at FROM ops.streams WHERE dataset = $1 FOR UPDATE`,
       [name],
     );
     const state = streamRows[0];
@@ -165,6 +166,7 @@ export async function applyBatch(
     const unit = quoteIdent(t.stream.unit);
     await client.query(`CREATE TEMPORARY TABLE stream_affected (${unit} ${unitType} PRIMARY KEY) ON COMMIT DROP`);
     await client.query(`CREATE TEMPORARY TABLE stream_keys (source text, key bigint, unit ${unitType}, newer boolean) ON COMMIT DROP`);
+    await client.query(CHANGED_DDL);
     let reapplied = 0;
     if (version !== state.tables_version) {
       for (const spec of t.sources) {
@@ -174,6 +176,11 @@ export async function applyBatch(
       for (const table of t.stream.indexed ?? []) {
         const [schema, rel] = table.split('.') as [string, string];
         await client.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${rel}_${t.stream.unit}_stream_idx`)} ON ${quoteIdent(schema)}.${quoteIdent(rel)} (${unit})`);
+      }
+      // the quarantine finds a kept-out parent's children by the relation's columns
+      for (const { relation, child } of quarantineRelations(t)) {
+        if (relation.columns.join() === t.stream.unit || relation.columns.join() === child.primaryKey.join()) continue;
+        await client.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${child.name}_${relation.columns.join('_')}_stream_idx`)} ON ${stagingTable(child)} (${relation.columns.map(quoteIdent).join(', ')})`);
       }
       if (state.tables_version !== null) {
         const res = await client.query(
@@ -187,16 +194,28 @@ export async function applyBatch(
         reapplied = res.rowCount ?? 0;
         if (reapplied > 0) opts.log?.(`stream ${name}: a run published new tables; rebuilding the ${reapplied} unit(s) the stream changed since that run started`);
       }
+      // the runs that published since the last batch (since the stream was prepared, on a new slot) decided which rows
+      // they kept out: the stream's quarantine takes that over
+      const fresh = state.tables_version === null;
+      const { rows: published } = await client.query<{ run_id: string }>(
+        `SELECT r.run_id FROM ops.pipeline_runs r
+          WHERE r.dataset = $1 AND (r.finished_at IS NULL OR r.finished_at >= $2)
+            AND EXISTS (SELECT 1 FROM ops.load_plans p WHERE p.run_id = r.run_id AND p.status = 'published')
+          ORDER BY coalesce(r.finished_at, 'infinity'), r.started_at`,
+        [name, fresh ? state.updated_at : (state.applied_at ?? state.updated_at)],
+      );
+      const r = await reconcileAfterPublish(client, t, published.map((x) => x.run_id), fresh);
+      if (r.imported + r.restored > 0) opts.log?.(`stream ${name}: after a publish, ${r.imported} row(s) kept out as the run(s) decided, ${r.restored} put back`);
     }
 
     const rowsByTable: Record<string, Record<string, number>> = {};
-    const rejected: { source: string; key: Record<string, string | null>; errors: string[] }[] = [];
+    const rejected: { source: string; key: Record<string, string | null>; errors: string[]; parent?: string }[] = [];
     let changes = 0;
     for (const spec of t.sources) {
       const n = net(spec, fresh);
       rowsByTable[spec.name] = { ...n.counts, rejected: n.rejected.length };
       changes += n.counts.insert + n.counts.update + n.counts.delete;
-      for (const r of n.rejected) rejected.push({ source: spec.name, ...r });
+      for (const r of n.rejected) rejected.push({ source: spec.name, key: r.key, errors: r.errors });
       if (n.keys.length === 0) continue;
       const T = stagingTable(spec);
       const cols = Object.keys(spec.columns).map(quoteIdent);
@@ -218,6 +237,7 @@ export async function applyBatch(
           [rows, spec.name],
         );
       }
+      await recordChanged(client, name, spec, n.keys, n.rejected);
       if (!singleIntKey(spec)) continue;
       // deleted rows that staging never had (e.g. rejected before) still count as touched, with no unit
       await client.query(
@@ -226,6 +246,14 @@ export async function applyBatch(
         [keys, spec.name],
       );
     }
+    // children of kept-out parents out of staging, children of parents valid again (or deleted) back in
+    const quarantine = await applyQuarantine(client, t);
+    for (const h of quarantine.held) {
+      rejected.push(h);
+      const counts = (rowsByTable[h.source] ??= { insert: 0, update: 0, delete: 0, rejected: 0 });
+      counts.quarantined = (counts.quarantined ?? 0) + 1;
+    }
+    if (quarantine.restored > 0) opts.log?.(`stream ${name}: ${quarantine.restored} row(s) put back into staging: their parent row is valid again or gone`);
     await client.query(`INSERT INTO stream_affected (${unit}) SELECT DISTINCT unit FROM stream_keys WHERE unit IS NOT NULL ON CONFLICT DO NOTHING`);
     await client.query(
       `INSERT INTO ops.stream_touched (dataset, source, key, unit, applied_at)

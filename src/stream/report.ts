@@ -26,6 +26,8 @@ export interface StreamReport {
     rejected: number;
     reapplied: number;
   };
+  /** Rows kept out of staging now (ops.stream_rejected): failing validation, and children held with their parent. */
+  keptOut: { invalid: number; quarantined: number };
   lastLagMs: number | null;
   /** Seconds since the last batch committed. */
   idleSeconds: number | null;
@@ -58,6 +60,10 @@ export async function streamReport(pool: pg.Pool, dataset: string, opts: { sourc
     [dataset, opts.recent ?? 1000],
   );
   const st = stats[0];
+  const { rows: kept } = await pool.query<{ invalid: number; quarantined: number }>(
+    `SELECT count(*) FILTER (WHERE kind = 'invalid')::int AS invalid, count(*) FILTER (WHERE kind <> 'invalid')::int AS quarantined FROM ops.stream_rejected WHERE dataset = $1`,
+    [dataset],
+  );
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   const report: StreamReport = {
     dataset,
@@ -79,6 +85,7 @@ export async function streamReport(pool: pg.Pool, dataset: string, opts: { sourc
       rejected: st.rejected,
       reapplied: st.reapplied,
     },
+    keptOut: kept[0]!,
     lastLagMs: num(s.last_lag_ms),
     idleSeconds: num(s.idle),
   };
@@ -107,7 +114,8 @@ export function formatStreamReport(r: StreamReport, workflow?: { status: string;
     `  source       ${r.sourceDb}, slot ${r.slot}`,
     `  applied      up to ${r.appliedLsn ?? '-'}${r.appliedAt ? ` at ${r.appliedAt.toISOString()} (${r.idleSeconds?.toFixed(1)} s ago)` : ''}; ${r.batches} batches, ${r.changes} changes in all`,
     `  lag          current ${ms(r.lastLagMs)} (last batch); last ${r.recent.batches} batches (${r.recent.transactions} source transactions): p50 ${ms(r.recent.lagP50Ms)}, p95 ${ms(r.recent.lagP95Ms)}, max ${ms(r.recent.lagMaxMs)}`,
-    `  batch size   p50 ${r.recent.sizeP50 ?? '-'} changes, max ${r.recent.sizeMax ?? '-'}; rows not staged (invalid) ${r.recent.rejected}; units rebuilt after a run's publish ${r.recent.reapplied}`,
+    `  batch size   p50 ${r.recent.sizeP50 ?? '-'} changes, max ${r.recent.sizeMax ?? '-'}; rows not staged ${r.recent.rejected}; units rebuilt after a run's publish ${r.recent.reapplied}`,
+    `  kept out     now: ${r.keptOut.invalid} row(s) failing validation, ${r.keptOut.quarantined} held with their rejected parent row (ops.stream_rejected)`,
   ];
   if (r.slotState) {
     const s = r.slotState;

@@ -65,7 +65,9 @@ function rng(seed: number) {
 /**
  * Makes `rounds` rounds of changes, each its own few source transactions: new orders with lines (some in a new year),
  * line quantity changes, orders moved to another month and city, deleted lines, deleted orders with their lines, a
- * line whose key changes, and (when `invalid`) a line that fails validation. Returns how many transactions it made.
+ * line whose key changes, and (when `invalid`) a line that fails validation and orders that fail it (no customer)
+ * while their lines are inserted and updated: one corrected later, one left invalid, one deleted with its lines, and
+ * a valid order broken and corrected again. Returns how many transactions it made.
  */
 export async function changeShop(
   shop: pg.Pool,
@@ -166,6 +168,45 @@ export async function changeShop(
       const o = await someOrder(c);
       const p = ids.products[0]!;
       await c.query(`INSERT INTO order_details VALUES ($1, $2, $3, 0, $4, 0)`, [nextLine++, o, p.id, p.price]);
+    });
+    // orders failing validation (no customer): a batch run rejects them and quarantines their lines, so the stream
+    // must keep the lines out while the order is invalid and put them back once it is corrected or deleted
+    const line = async (c: pg.PoolClient, o: number) => {
+      const p = pick(ids.products);
+      await c.query(`INSERT INTO order_details VALUES ($1, $2, $3, 2, $4, $5)`, [nextLine++, o, p.id, p.price, 2 * p.price]);
+    };
+    const fixed = nextOrder++; // new and invalid with its lines, changed while invalid, then corrected
+    const kept = nextOrder++; // new and invalid, stays invalid
+    const dropped = nextOrder++; // invalid, then deleted with its lines
+    for (const o of [fixed, kept, dropped]) {
+      await tx(async (c) => {
+        await c.query(`INSERT INTO orders VALUES ($1, '2022-04-12 09:30:00', NULL, 1, $2)`, [o, pick(ids.cities)]);
+        await line(c, o);
+        await line(c, o);
+      });
+    }
+    await tx(async (c) => {
+      await c.query(`UPDATE order_details SET qty = qty + 1, unit_sales = (qty + 1) * item_price WHERE order_id = $1`, [fixed]);
+      await line(c, fixed);
+    });
+    await tx((c) => line(c, kept));
+    // an order that was valid (its lines staged) becomes invalid, a line of it changes, and it is corrected later
+    let broken: number | undefined;
+    await tx(async (c) => {
+      broken = (await c.query(`SELECT order_id::int AS o FROM order_details WHERE order_id <> ALL($1::bigint[]) ORDER BY random() LIMIT 1`, [[fixed, kept, dropped]])).rows[0]?.o as number | undefined;
+      if (broken !== undefined) await c.query(`UPDATE orders SET customer_id = NULL WHERE order_id = $1`, [broken]);
+    });
+    if (broken !== undefined) {
+      await tx(async (c) => {
+        await c.query(`UPDATE order_details SET qty = qty + 1, unit_sales = (qty + 1) * item_price WHERE order_detail_id = (SELECT min(order_detail_id) FROM order_details WHERE order_id = $1)`, [broken]);
+      });
+    }
+    // corrections in transactions of their own, lines untouched
+    await tx((c) => c.query(`UPDATE orders SET customer_id = $2 WHERE order_id = $1`, [fixed, pick(ids.customers)]).then(() => undefined));
+    if (broken !== undefined) await tx((c) => c.query(`UPDATE orders SET customer_id = $2 WHERE order_id = $1`, [broken, pick(ids.customers)]).then(() => undefined));
+    await tx(async (c) => {
+      await c.query(`DELETE FROM order_details WHERE order_id = $1`, [dropped]);
+      await c.query(`DELETE FROM orders WHERE order_id = $1`, [dropped]);
     });
   }
   return txns;

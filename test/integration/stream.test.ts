@@ -57,6 +57,23 @@ async function batchRun(runKey: string): Promise<PipelineSummary> {
   return (await started.handle.result()) as PipelineSummary;
 }
 
+/** The stream's quarantine now: ops.stream_rejected. */
+async function keptOut(): Promise<{ source: string; key: Record<string, string>; kind: string; errors: string[] }[]> {
+  const { rows } = await h.db.pool.query(`SELECT source, key, kind, errors FROM ops.stream_rejected WHERE dataset = $1 ORDER BY source, key`, [DATASET]);
+  return rows;
+}
+
+const keyList = (rows: { source: string; key: Record<string, string> }[]) => rows.map((r) => `${r.source} ${Object.values(r.key).join(',')}`).sort();
+
+/** The rows a run rejected or quarantined, as "source key". */
+async function runRejects(runId: string): Promise<string[]> {
+  const { rows } = await h.db.pool.query<{ source: string; key: string }>(
+    `SELECT source, CASE source WHEN 'orders' THEN raw->>'order_id' ELSE raw->>'order_detail_id' END AS key FROM ops.rejected_rows WHERE run_id = $1`,
+    [runId],
+  );
+  return rows.map((r) => `${r.source} ${r.key}`).sort();
+}
+
 void describe('real-time stream', () => {
   void test('inserts, updates and deletes in the shop reach staging, the fact and the marts as a batch run would load them', async () => {
     const handle = await startStream(h.client, h.config, { dataset: DATASET, sourceDir: dir, sourceDb: shop.url, stretchMs: 4_000, stretchesPerRun: 2 });
@@ -82,7 +99,18 @@ void describe('real-time stream', () => {
     assert.equal(report.status, 'running');
     // (a transaction that changed no row, e.g. an update of an order with no lines left, never reaches the slot)
     assert.ok(report.recent.transactions > transactions * 0.8 && report.recent.transactions <= transactions, `the stream applied ${report.recent.transactions} of ${transactions} source transactions`);
-    assert.equal(report.recent.rejected, 1, 'the line with quantity 0 was not staged');
+    // kept out now: the line with quantity 0, the order left invalid and its three lines (quarantined with it)
+    const kept = await keptOut();
+    assert.deepEqual(
+      kept.map((r) => r.kind).sort(),
+      ['invalid', 'invalid', 'parent row rejected', 'parent row rejected', 'parent row rejected'],
+      `ops.stream_rejected: ${JSON.stringify(kept)}`,
+    );
+    for (const r of kept.filter((x) => x.kind === 'parent row rejected')) assert.match(r.errors[0]!, /^its parent row was rejected \(orders order_id=\d+, by the stream\): quarantined with it$/);
+    const held = await h.db.pool.query(`SELECT count(*)::int AS n FROM ops.stream_batches, jsonb_array_elements(rejected) e WHERE dataset = $1 AND e->>'parent' = 'orders'`, [DATASET]);
+    assert.ok(held.rows[0].n >= 3, `ops.stream_batches.rejected names the lines held with their order (${held.rows[0].n})`);
+    assert.ok(report.recent.rejected >= 5, `rows not staged: ${report.recent.rejected}`);
+    assert.deepEqual(report.keptOut, { invalid: 2, quarantined: 3 });
     assert.ok(report.slotState && report.slotState.retainedWalBytes !== null, 'the slot state was read from the source');
     const streamed = await streamedTables(h.db.pool);
 
@@ -100,9 +128,10 @@ void describe('real-time stream', () => {
     const state = await shop.pool.query(`SELECT active FROM pg_replication_slots WHERE slot_name = $1`, [SLOT]);
     assert.equal(state.rows[0]?.active, false, 'the slot is kept, inactive');
 
-    // the reference: a full batch run over the same source rows
-    await batchRun('after-stream');
+    // the reference: a full batch run over the same source rows; it keeps out the same rows
+    const batch = await batchRun('after-stream');
     assertSameTables(streamed, await streamedTables(h.db.pool), 'stream vs batch run');
+    assert.deepEqual(keyList(kept), await runRejects(batch.runId), 'the stream keeps out the rows the batch run rejects or quarantines');
 
     // no password anywhere
     const histories: string[] = [];
@@ -148,5 +177,67 @@ void describe('real-time stream', () => {
     assert.equal(slots.rows[0].n, 0, 'stop --drop-slot dropped the slot');
     await batchRun('after-period');
     assertSameTables(streamed, await streamedTables(h.db.pool), 'stream + period run vs batch run');
+  });
+
+  void test('an order a period run rejected while the stream was stopped comes back with its lines once corrected', async () => {
+    // a new slot, so an initial full run (with no reject budget): the shop is made valid first (the first test left an
+    // invalid order and line; no slot exists, so nothing of this is streamed)
+    await shop.pool.query(`UPDATE orders SET customer_id = (SELECT min(customer_id) FROM orders) WHERE customer_id IS NULL`);
+    await shop.pool.query(`DELETE FROM order_details WHERE qty <= 0`);
+    const streaming = async () => {
+      const deadline = Date.now() + 90_000;
+      while ((await queryStream(h.client, DATASET)).phase !== 'streaming') {
+        assert.ok(Date.now() < deadline, 'the stream did not reach its streaming phase');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    };
+    await startStream(h.client, h.config, { dataset: DATASET, sourceDir: dir, sourceDb: shop.url, stretchMs: 4_000 });
+    await streaming();
+    await waitForStreamCatchUp(shop.pool, SLOT);
+    await stopStream(h.client, DATASET);
+
+    // while the stream is stopped (its slot kept) an order with lines becomes invalid and its month runs: the run
+    // rejects the order and quarantines its lines
+    const { rows } = await shop.pool.query(
+      `SELECT o.order_id::int AS o, o.customer_id::int AS c, to_char(o.order_date, 'YYYY-MM') AS month, count(*)::int AS lines
+         FROM orders o JOIN order_details d USING (order_id) WHERE o.order_date < '2023-01-01' GROUP BY 1, 2, 3 ORDER BY 1 LIMIT 1`,
+    );
+    const { o: order, c: customer, month, lines } = rows[0];
+    await shop.pool.query(`UPDATE orders SET customer_id = NULL WHERE order_id = $1`, [order]);
+    const started = await startPipeline(h.client, h.config, { dataset: DATASET, sourceDir: dir, sourceDb: shop.url, period: month, runKey: 'month-invalid', rejectBudget: '10' });
+    const summary = (await started.handle.result()) as PipelineSummary;
+    const rejectedByRun = await runRejects(summary.runId);
+    assert.deepEqual(rejectedByRun.filter((k) => k.startsWith('orders ')), [`orders ${order}`], `the run rejected order ${order}: ${rejectedByRun.join('; ')}`);
+    assert.equal(rejectedByRun.length, 1 + lines, `the run quarantined the order's ${lines} line(s): ${rejectedByRun.join('; ')}`);
+
+    // the stream starts again: its first batch after the run's publish takes the run's quarantine over
+    await startStream(h.client, h.config, { dataset: DATASET, sourceDir: dir, sourceDb: shop.url, stretchMs: 4_000 });
+    await streaming();
+    await waitForStreamCatchUp(shop.pool, SLOT);
+    const ofOrder = async () =>
+      (await h.db.pool.query(`SELECT kind FROM ops.stream_rejected WHERE dataset = $1 AND (key->>'order_id' = $2 OR parent_key->>'order_id' = $2) ORDER BY kind`, [DATASET, String(order)])).rows.map(
+        (r: { kind: string }) => r.kind,
+      );
+    const deadline = Date.now() + 30_000;
+    while (keyList(await keptOut()).join() !== rejectedByRun.join()) {
+      assert.ok(Date.now() < deadline, `the stream did not take over the run's quarantine: ${JSON.stringify(await keptOut())} vs ${rejectedByRun.join('; ')}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.deepEqual(await ofOrder(), ['invalid', ...Array<string>(lines).fill('parent row rejected')]);
+    const staged = async () => (await h.db.pool.query(`SELECT count(*)::int AS n FROM staging.order_details WHERE order_id = $1`, [order])).rows[0].n as number;
+    assert.equal(await staged(), 0, 'the lines of the rejected order are not staged');
+
+    // the order is corrected in the shop (its lines untouched): the stream puts its lines back
+    await shop.pool.query(`UPDATE orders SET customer_id = $2 WHERE order_id = $1`, [order, customer]);
+    await waitForStreamCatchUp(shop.pool, SLOT);
+    assert.equal(await staged(), lines, 'the lines came back with their order');
+    assert.deepEqual(await ofOrder(), [], 'nothing of the order is kept out any more');
+
+    const streamed = await streamedTables(h.db.pool);
+    const keptAtEnd = keyList(await keptOut());
+    await stopStream(h.client, DATASET, { dropSlot: true });
+    const batch = await batchRun('after-correction');
+    assertSameTables(streamed, await streamedTables(h.db.pool), 'stream after a correction vs batch run');
+    assert.deepEqual(keptAtEnd, await runRejects(batch.runId), 'the stream keeps out the rows the batch run rejects or quarantines');
   });
 });
