@@ -117,6 +117,37 @@ function net(spec: SourceSpec, txns: SourceTxn[]): Netted {
   return out;
 }
 
+/** Rows of ops.stream_touched younger than this are always kept (a run's row can appear a little after its start). */
+const TOUCHED_MARGIN = '1 hour';
+/** A run unfinished this long after its start is taken for dead (the stream stops holding for one after 6 hours). */
+const RUN_DEAD_AFTER = '24 hours';
+/** At most this many old rows go per batch: a cheap bounded DELETE, yet far more than a batch adds. */
+const PRUNE_PER_BATCH = 20_000;
+
+/**
+ * Deletes the rows of ops.stream_touched no run can need any more. They are read for two things:
+ * - the period merge (src/ingest/db/merge.ts) of a run in progress: keys touched after its read started;
+ * - the rebuild after a publish (above), for a run that finished since the stream's last batch: units touched since
+ *   it started.
+ * Runs that start later need only rows written after their start. So a row may go when it is older than the start
+ * of every run of the dataset not finished (unless taken for dead) or finished since `lastBatchAt`, and older than
+ * TOUCHED_MARGIN.
+ */
+async function pruneTouched(client: pg.ClientBase, dataset: string, lastBatchAt: Date): Promise<number> {
+  const res = await client.query(
+    `DELETE FROM ops.stream_touched t USING (
+       SELECT source, key FROM ops.stream_touched
+        WHERE dataset = $1
+          AND applied_at < least(now() - $3::interval,
+                (SELECT min(started_at) FROM ops.pipeline_runs
+                  WHERE dataset = $1 AND ((finished_at IS NULL AND started_at > now() - $4::interval) OR finished_at >= $2)))
+        LIMIT ${PRUNE_PER_BATCH}) old
+     WHERE t.dataset = $1 AND t.source = old.source AND t.key = old.key`,
+    [dataset, lastBatchAt, TOUCHED_MARGIN, RUN_DEAD_AFTER],
+  );
+  return res.rowCount ?? 0;
+}
+
 /**
  * Applies the transactions (in commit order) in one warehouse transaction. Returns null when every one of them was
  * applied before (nothing written). `retainedWalBytes` is the slot's retained WAL as last measured.
@@ -262,6 +293,7 @@ export async function applyBatch(
        ON CONFLICT (dataset, source, key) DO UPDATE SET unit = coalesce(EXCLUDED.unit, ops.stream_touched.unit), applied_at = EXCLUDED.applied_at`,
       [name],
     );
+    await pruneTouched(client, name, state.applied_at && state.applied_at < state.updated_at ? state.applied_at : state.updated_at);
     const unitsAffected = (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM stream_affected`)).rows[0]!.n;
     if (unitsAffected > 0) await client.query(t.applySql);
 

@@ -179,7 +179,7 @@ void describe('real-time stream', () => {
     assertSameTables(streamed, await streamedTables(h.db.pool), 'stream + period run vs batch run');
   });
 
-  void test('an order a period run rejected while the stream was stopped comes back with its lines once corrected', async () => {
+  void test('an order a period run rejected while the stream was stopped comes back with its lines once corrected; ops.stream_touched is pruned', async () => {
     // a new slot, so an initial full run (with no reject budget): the shop is made valid first (the first test left an
     // invalid order and line; no slot exists, so nothing of this is streamed)
     await shop.pool.query(`UPDATE orders SET customer_id = (SELECT min(customer_id) FROM orders) WHERE customer_id IS NULL`);
@@ -232,6 +232,49 @@ void describe('real-time stream', () => {
     await waitForStreamCatchUp(shop.pool, SLOT);
     assert.equal(await staged(), lines, 'the lines came back with their order');
     assert.deepEqual(await ofOrder(), [], 'nothing of the order is kept out any more');
+
+    // pruning: rows of ops.stream_touched are made old (2 days, 2 hours); a run of the dataset (the initial one,
+    // rewritten) that started 7 hours ago is still running (the stream no longer holds for it: 6 hours) and may still
+    // need what was touched since
+    const initial = await h.db.pool.query<{ run_id: string; status: string; started_at: Date; finished_at: Date }>(
+      `SELECT run_id, status, started_at, finished_at FROM ops.pipeline_runs WHERE workflow_id = $1 ORDER BY started_at DESC LIMIT 1`,
+      [`gudang-${DATASET}-stream-initial-load`],
+    );
+    const run = initial.rows[0]!;
+    await h.db.pool.query(`UPDATE ops.pipeline_runs SET status = 'running', started_at = now() - interval '7 hours', finished_at = NULL WHERE run_id = $1`, [run.run_id]);
+    try {
+      await h.db.pool.query(
+        `UPDATE ops.stream_touched SET applied_at = now() - CASE WHEN key % 2 = 0 THEN interval '2 days' ELSE interval '2 hours' END WHERE dataset = $1`,
+        [DATASET],
+      );
+      const ages = async () =>
+        (
+          await h.db.pool.query<{ days: number; hours: number; recent: number }>(
+            `SELECT count(*) FILTER (WHERE applied_at < now() - interval '1 day')::int AS days,
+                    count(*) FILTER (WHERE applied_at BETWEEN now() - interval '3 hours' AND now() - interval '1 hour')::int AS hours,
+                    count(*) FILTER (WHERE applied_at > now() - interval '1 hour')::int AS recent
+               FROM ops.stream_touched WHERE dataset = $1`,
+            [DATASET],
+          )
+        ).rows[0]!;
+      const before = await ages();
+      assert.ok(before.days > 0 && before.hours > 0 && before.recent === 0, `made old: ${JSON.stringify(before)}`);
+      await changeShop(shop.pool, { rounds: 1, seed: 3 });
+      await waitForStreamCatchUp(shop.pool, SLOT);
+      const after = await ages();
+      assert.equal(after.days, 0, `rows older than every run that may need them are pruned: ${JSON.stringify(after)}`);
+      assert.equal(after.hours, before.hours, 'rows touched since the running run started are kept');
+      assert.ok(after.recent > 0, 'the new batch recorded what it touched');
+      // the run is over: the next batch may prune what only it could have needed (beyond the hour every row is kept)
+      await h.db.pool.query(`UPDATE ops.pipeline_runs SET status = $2, started_at = $3, finished_at = $4 WHERE run_id = $1`, [run.run_id, run.status, run.started_at, run.finished_at]);
+      await changeShop(shop.pool, { rounds: 1, seed: 4 });
+      await waitForStreamCatchUp(shop.pool, SLOT);
+      const later = await ages();
+      assert.equal(later.hours, 0, `after the run finished, rows older than an hour are pruned: ${JSON.stringify(later)}`);
+      assert.ok(later.recent >= after.recent, 'recent rows are kept');
+    } finally {
+      await h.db.pool.query(`UPDATE ops.pipeline_runs SET status = $2, started_at = $3, finished_at = $4 WHERE run_id = $1`, [run.run_id, run.status, run.started_at, run.finished_at]);
+    }
 
     const streamed = await streamedTables(h.db.pool);
     const keptAtEnd = keyList(await keptOut());
