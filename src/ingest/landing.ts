@@ -23,11 +23,20 @@ export function landingDDL(spec: SourceSpec, name: string): string {
   return `CREATE TABLE ${qualifiedLanding(name)} (\n${cols.join(',\n')}\n)`;
 }
 
-/** Row-keys mode adds where each row came from, so duplicate keys can be named by row number. */
-export const ROW_KEY_COLUMNS = ['_chunk', '_row'] as const;
+/**
+ * Row-keys mode adds where each row came from, so rows moved at publish (duplicate keys, quarantined children) are
+ * named by row and line: the chunk, the row within it, and the line where the record starts (CSV: within the chunk;
+ * JSON: in the file; NULL for Excel and Parquet).
+ */
+export const ROW_KEY_COLUMNS = ['_chunk', '_row', '_line'] as const;
 
 export function addRowKeysDDL(name: string): string {
-  return `ALTER TABLE ${qualifiedLanding(name)} ADD COLUMN IF NOT EXISTS _chunk integer, ADD COLUMN IF NOT EXISTS _row bigint`;
+  return `ALTER TABLE ${qualifiedLanding(name)} ADD COLUMN IF NOT EXISTS _chunk integer, ADD COLUMN IF NOT EXISTS _row bigint, ADD COLUMN IF NOT EXISTS _line bigint`;
+}
+
+/** SQL: the landing row `alias` as JSON without its row keys (the `raw` of a row moved at publish). */
+export function rawWithoutRowKeys(alias: string): string {
+  return `to_jsonb(${alias}) ${ROW_KEY_COLUMNS.map((c) => `- '${c}'`).join(' ')}`;
 }
 
 /** The COPY statement of a chunk: the file's column order, CSV format (an unquoted empty field is NULL). */

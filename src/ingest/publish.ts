@@ -4,7 +4,7 @@ import { InputError } from '../errors';
 import { withClient, withTransaction } from '../db';
 import type { SourceSpec } from '../sources/types';
 import { parseRejectBudget, withinBudget } from './budget';
-import { addRowKeysDDL, qualifiedLanding, ROW_KEY_COLUMNS } from './landing';
+import { addRowKeysDDL, qualifiedLanding, rawWithoutRowKeys, ROW_KEY_COLUMNS } from './landing';
 import type { LoadPlan } from './plan';
 import { readPlan } from './plan';
 import { mergeNewRowsIntoStaging, mergePeriodIntoStaging } from './db/merge';
@@ -19,9 +19,9 @@ import { REJECTED_FOR_ITSELF, findOrphans, quarantineChildren, recordOrphans } f
 //    rows of the chunks before it (every chunk is finished, so those counts are exact).
 // 2. Primary key: CREATE UNIQUE INDEX on the landing table (a sort of the loaded rows: faster than keeping a btree
 //    up to date during COPY). If a key appears twice, the rows were loaded without their row numbers (the fast path
-//    ships bytes as read), so the load goes round once more in row-keys mode (each line carries _chunk, _row) and
-//    this step then moves every later occurrence of a key to ops.rejected_rows ("duplicate primary key order_id=5,
-//    first seen at row 3") before building the index.
+//    ships bytes as read), so the load goes round once more in row-keys mode (each line carries _chunk, _row, _line)
+//    and this step then moves every later occurrence of a key to ops.rejected_rows, with its row and line
+//    ("duplicate primary key order_id=5, first seen at row 3 (line 4)") before building the index.
 // 3. Reject budget: over it, the load fails (non-retryable) naming the file, the count, the commonest reasons and
 //    the first rows; its landing table is dropped, its rejected rows stay for inspection.
 // 4. Swap: DROP the old staging table, move the landing table into staging under its name, promote the index to
@@ -113,8 +113,11 @@ async function beating<T>(opts: PublishOptions, step: string, fn: () => Promise<
   return fn();
 }
 
-/** Moves every later occurrence of a primary key to ops.rejected_rows (row-keys mode: rows carry _chunk, _row). */
-async function moveDuplicates(pool: Pool, spec: SourceSpec, plan: LoadPlan, offsets: Map<number, number>): Promise<number> {
+/**
+ * Moves every later occurrence of a primary key to ops.rejected_rows (row-keys mode: rows carry _chunk, _row, _line),
+ * with its file row and line (`offsets`, `lineOffsets`: the rows and lines before each chunk).
+ */
+async function moveDuplicates(pool: Pool, spec: SourceSpec, plan: LoadPlan, offsets: Map<number, number>, lineOffsets: Map<number, number>): Promise<number> {
   const landing = qualifiedLanding(plan.landingTable);
   const pk = spec.primaryKey.map(quoteIdent);
   const pkList = pk.map((c) => `l.${c}`).join(', ');
@@ -123,18 +126,21 @@ async function moveDuplicates(pool: Pool, spec: SourceSpec, plan: LoadPlan, offs
     await client.query(
       `CREATE TEMP TABLE gudang_dups ON COMMIT DROP AS
        SELECT l.ctid AS tid, l._chunk AS chunk, l._row AS chunk_row, o.off + l._row AS row_number,
+              l._line AS chunk_line, o.line_off + l._line AS line_number,
               min(o.off + l._row) OVER (PARTITION BY ${pkList}) AS first_row,
+              first_value(o.line_off + l._line) OVER (PARTITION BY ${pkList} ORDER BY o.off + l._row) AS first_line,
               ${keyText} AS key_text,
-              to_jsonb(l) - ${ROW_KEY_COLUMNS.map(sqlText).join(' - ')} AS raw
+              ${rawWithoutRowKeys('l')} AS raw
          FROM ${landing} AS l
-         JOIN unnest($1::int[], $2::bigint[]) AS o(chunk, off) ON o.chunk = l._chunk
+         JOIN unnest($1::int[], $2::bigint[], $3::bigint[]) AS o(chunk, off, line_off) ON o.chunk = l._chunk
         WHERE (${pkList}) IN (SELECT ${pk.join(', ')} FROM ${landing} GROUP BY ${pk.join(', ')} HAVING count(*) > 1)`,
-      [[...offsets.keys()], [...offsets.values()]],
+      [[...offsets.keys()], [...offsets.values()], [...offsets.keys()].map((c) => lineOffsets.get(c) ?? 0)],
     );
     await client.query(
-      `INSERT INTO ops.rejected_rows (run_id, source, file, chunk, chunk_row, row_number, raw, errors, kinds)
-       SELECT $1, $2, $3, chunk, chunk_row, row_number, raw,
-              ARRAY['duplicate primary key ' || key_text || ', first seen at row ' || first_row], ARRAY['duplicate primary key']
+      `INSERT INTO ops.rejected_rows (run_id, source, file, chunk, chunk_row, chunk_line, row_number, line_number, raw, errors, kinds)
+       SELECT $1, $2, $3, chunk, chunk_row, chunk_line, row_number, line_number, raw,
+              ARRAY['duplicate primary key ' || key_text || ', first seen at row ' || first_row || coalesce(' (line ' || first_line || ')', '')],
+              ARRAY['duplicate primary key']
          FROM gudang_dups WHERE row_number > first_row
        ON CONFLICT DO NOTHING`,
       [plan.runId, plan.source, plan.file],
@@ -150,7 +156,7 @@ async function moveDuplicates(pool: Pool, spec: SourceSpec, plan: LoadPlan, offs
   });
 }
 
-/** Starts the load over in row-keys mode: empty landing table with _chunk/_row, chunks back to their start. */
+/** Starts the load over in row-keys mode: empty landing table with _chunk/_row/_line, chunks back to their start. */
 async function switchToRowKeys(pool: Pool, plan: LoadPlan): Promise<void> {
   await withTransaction(pool, async (client) => {
     await client.query(`TRUNCATE ${qualifiedLanding(plan.landingTable)}`);
@@ -258,7 +264,7 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
       return { status: 'reload', reason: `duplicate primary key in ${plan.file}: loading again with row numbers to name them`, timings };
     }
     t = Date.now();
-    await beating(opts, 'duplicates', () => moveDuplicates(pool, spec, plan, offsets));
+    await beating(opts, 'duplicates', () => moveDuplicates(pool, spec, plan, offsets, lineOffsets));
     timings.dedupMs = Date.now() - t;
     t = Date.now();
     await beating(opts, 'primary key', createIndex);
@@ -269,7 +275,7 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
   if (opts.relations?.length) {
     const relations = opts.relations;
     t = Date.now();
-    const matched = await beating(opts, 'parents', () => withTransaction(pool, (client) => quarantineChildren(client, spec, plan, relations, offsets)));
+    const matched = await beating(opts, 'parents', () => withTransaction(pool, (client) => quarantineChildren(client, spec, plan, relations, offsets, lineOffsets)));
     timings.dedupMs += Date.now() - t;
     if (matched > 0 && plan.mode === 'plain') {
       await switchToRowKeys(pool, plan);
@@ -324,7 +330,7 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
   };
   await beating(opts, 'swap', () =>
     withTransaction(pool, async (client) => {
-      if (plan.mode === 'rowkeys') await client.query(`ALTER TABLE ${landing} DROP COLUMN IF EXISTS _chunk, DROP COLUMN IF EXISTS _row`);
+      if (plan.mode === 'rowkeys') await client.query(`ALTER TABLE ${landing} ${ROW_KEY_COLUMNS.map((c) => `DROP COLUMN IF EXISTS ${c}`).join(', ')}`);
       const target = stagingTable(spec);
       const pkName = quoteIdent(`${spec.name}_pkey`);
       // The swap needs the old table to itself for a moment: wait for its readers, but not forever (the activity

@@ -58,7 +58,7 @@ export const loadRecordBatches: BatchRunner = async (client, pool, spec, plan, c
                 if (k > 0) line += ',';
                 line += csvField(result.row[plan.copyColumns[k]!], kinds[k]);
               }
-              if (rowKeys) line += `,${chunk},${record.row}`;
+              if (rowKeys) line += `,${chunk},${record.row},${record.line ?? ''}`;
               line += '\n';
               text += line;
               lines.push(line);

@@ -3,7 +3,7 @@ import type { PoolClient } from '../db';
 import type { SourceSpec } from '../sources/types';
 import { formatTimestamp } from './copy';
 import { formatDate } from './encode';
-import { qualifiedLanding } from './landing';
+import { qualifiedLanding, rawWithoutRowKeys } from './landing';
 import type { LoadPlan } from './plan';
 import { quoteIdent, stagingTable } from './staging';
 
@@ -129,7 +129,8 @@ async function rejectedParents(db: PoolClient, runId: string, active: ActiveRela
 /**
  * Child rows of the landing table whose parent row was rejected in this run. In 'plain' mode (rows without their row
  * numbers) it only counts them: the caller loads again with row keys. In 'rowkeys' mode it moves them to
- * ops.rejected_rows, each naming its parent's file, row and key. `offsets` are the chunks' first row numbers minus one.
+ * ops.rejected_rows, each with its own row and line and naming its parent's file, row, line and key. `offsets` and
+ * `lineOffsets` are the rows and the lines before each chunk (its first row and line numbers minus one).
  */
 export async function quarantineChildren(
   db: PoolClient,
@@ -137,6 +138,7 @@ export async function quarantineChildren(
   plan: LoadPlan,
   relations: readonly ActiveRelation[],
   offsets: Map<number, number>,
+  lineOffsets: Map<number, number>,
 ): Promise<number> {
   const landing = qualifiedLanding(plan.landingTable);
   let total = 0;
@@ -152,21 +154,22 @@ export async function quarantineChildren(
     const moved = await db.query(
       `WITH matched AS (
          SELECT DISTINCT ON (l.ctid) l.ctid AS tid, l._chunk AS chunk, l._row AS chunk_row, o.off + l._row AS row_number,
-                to_jsonb(l) - '_chunk' - '_row' AS raw, t.parent_file, t.parent_row, t.parent_line, t.key_text
+                l._line AS chunk_line, o.line_off + l._line AS line_number,
+                ${rawWithoutRowKeys('l')} AS raw, t.parent_file, t.parent_row, t.parent_line, t.key_text
            FROM ${landing} AS l
            JOIN gudang_parent_rejects AS t ON ${on}
-           JOIN unnest($4::int[], $5::bigint[]) AS o(chunk, off) ON o.chunk = l._chunk
+           JOIN unnest($4::int[], $5::bigint[], $7::bigint[]) AS o(chunk, off, line_off) ON o.chunk = l._chunk
           ORDER BY l.ctid, t.parent_row
        ), moved AS (
-         INSERT INTO ops.rejected_rows (run_id, source, file, chunk, chunk_row, row_number, raw, errors, kinds)
-         SELECT $1, $2, $3, chunk, chunk_row, row_number, raw,
+         INSERT INTO ops.rejected_rows (run_id, source, file, chunk, chunk_row, chunk_line, row_number, line_number, raw, errors, kinds)
+         SELECT $1, $2, $3, chunk, chunk_row, chunk_line, row_number, line_number, raw,
                 ARRAY['its parent row was rejected (' || $6 || ' ' || parent_file || coalesce(' row ' || parent_row, '') || coalesce(' line ' || parent_line, '') || ', ' || key_text || '): quarantined with it'],
                 ARRAY['${QUARANTINE_KIND}']
            FROM matched
          ON CONFLICT DO NOTHING
        )
        DELETE FROM ${landing} AS l USING matched AS m WHERE l.ctid = m.tid`,
-      [plan.runId, plan.source, plan.file, [...offsets.keys()], [...offsets.values()], active.parent.name],
+      [plan.runId, plan.source, plan.file, [...offsets.keys()], [...offsets.values()], active.parent.name, [...offsets.keys()].map((c) => lineOffsets.get(c) ?? 0)],
     );
     total += moved.rowCount ?? 0;
   }

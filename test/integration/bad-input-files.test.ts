@@ -11,6 +11,7 @@ import { djangoApparel } from '../../src/datasets/django-apparel';
 import { InputError } from '../../src/errors';
 import { loadSource } from '../../src/ingest/load';
 import type { LoadOptions } from '../../src/ingest/load';
+import type { ActiveRelation } from '../../src/ingest/relations';
 import { col, defineSource } from '../../src/sources/columns';
 import type { SourceSpec } from '../../src/sources/types';
 import { migrate } from '../../src/warehouse/migrate';
@@ -368,6 +369,45 @@ void describe('row numbers and line numbers', () => {
         [3, 8, 'three'],
         [5, 10, 'five'],
         [6, 12, 'six'],
+      ]);
+    });
+  }
+
+  // Rows moved at publish have their row and line too: a duplicate key, and the children of a rejected parent.
+  // notes: line 1 header, 2 row 1, 3 blank, 4-5 row 2 (a quoted line break), 6 row 3 (blank note: rejected, id 3).
+  // note_tags: line 1 header, 2 row 1, 3-4 row 2 (of note 3, quoted line break), 5 blank, 6 row 3 (tag 1 again),
+  // 7 row 4 (of note 3), 8 row 5.
+  const tags = defineSource({
+    name: 'note_tags',
+    file: 'note_tags.csv',
+    format: 'csv',
+    columns: { tag_id: col.int(), note_id: col.int(), tag: col.text() },
+    primaryKey: ['tag_id'],
+  });
+  const tagsOfNotes: ActiveRelation[] = [
+    { relation: { child: 'note_tags', columns: ['note_id'], parent: 'notes', parentColumns: ['id'], onParentRejected: 'quarantine' }, parent: spec },
+  ];
+  for (const chunkBytes of [1 << 20, 12]) {
+    void test(`CSV: a duplicate key and a quarantined child, moved at publish, have their row and line${chunkBytes < 100 ? ' (many chunks)' : ''}`, async () => {
+      const parent = await load(spec, await fixture({ 'notes.csv': 'id,note\n1,a\n\n2,"x\ny"\n3,\n' }), { rejectBudget: '1', chunkBytes });
+      assert.deepEqual(await rowsAndLines(parent.runId), [[3, 6, '3']]);
+      const child = await load(tags, await fixture({ 'note_tags.csv': 'tag_id,note_id,tag\n1,1,p\n2,3,"q\nr"\n\n1,2,s\n4,3,t\n5,2,u\n' }), {
+        runId: parent.runId,
+        rejectBudget: '1',
+        chunkBytes,
+        relations: tagsOfNotes,
+      });
+      if (chunkBytes < 100) assert.ok(child.chunks! > 2, `${child.chunks} chunk(s)`);
+      assert.deepEqual([child.rowsRead, child.rowsLoaded, child.rowsRejected, child.rowsQuarantined], [5, 2, 1, 2]);
+      const { rows } = await db.pool.query<{ row_number: number; line_number: number; errors: string[] }>(
+        `SELECT row_number::int, line_number::int, errors FROM ops.rejected_rows WHERE run_id = $1 AND source = 'note_tags' ORDER BY row_number`,
+        [parent.runId],
+      );
+      const quarantined = ['its parent row was rejected (notes notes.csv row 3 line 6, id=3): quarantined with it'];
+      assert.deepEqual(rows, [
+        { row_number: 2, line_number: 3, errors: quarantined },
+        { row_number: 3, line_number: 6, errors: ['duplicate primary key tag_id=1, first seen at row 1 (line 2)'] },
+        { row_number: 4, line_number: 7, errors: quarantined },
       ]);
     });
   }

@@ -67,8 +67,8 @@ async function fails(spec: SourceSpec, d: string, type: string, message: RegExp)
 }
 
 async function rejectedRows(runId: string) {
-  const { rows } = await h.db.pool.query<{ row_number: number; errors: string[]; raw: Record<string, unknown> }>(
-    `SELECT row_number::int, errors, raw FROM ops.rejected_rows WHERE run_id = $1 ORDER BY row_number`,
+  const { rows } = await h.db.pool.query<{ row_number: number; line_number: number | null; errors: string[]; raw: Record<string, unknown> }>(
+    `SELECT row_number::int, line_number::int, errors, raw FROM ops.rejected_rows WHERE run_id = $1 ORDER BY row_number`,
     [runId],
   );
   return rows;
@@ -144,9 +144,14 @@ void describe('row-level problems go to ops.rejected_rows, with every reason and
         [5, ['column qty: quantity must be positive (got "-2")']],
         [6, ['column unit_sales: unit_sales 250 is not qty × item_price = 200 (got "250")']],
         [7, ['column item_price: expected a number (got "abc")', 'column unit_sales: a value is required (got (blank))']],
-        [9, ['duplicate primary key order_detail_id=1, first seen at row 1']],
+        [9, ['duplicate primary key order_detail_id=1, first seen at row 1 (line 2)']],
         [10, ['has 5 field(s) but the header has 6 (the last line of the file looks truncated)']],
       ],
+    );
+    // every row on its own line after the header: line = row + 1, for the duplicate moved at publish too
+    assert.deepEqual(
+      rejects.map((x) => x.line_number),
+      rejects.map((x) => x.row_number + 1),
     );
     assert.deepEqual(rejects[0]!.raw, { order_detail_id: '2', order_id: '1', product_id: '1', qty: 'two', item_price: '100', unit_sales: '200' });
     const staged = await h.db.pool.query(`SELECT order_detail_id::int, order_id::int FROM staging.order_details ORDER BY 1`);
@@ -275,7 +280,8 @@ void describe('awkward but valid input loads', () => {
     assert.deepEqual([r.rowsRead, r.rowsLoaded, r.rowsRejected], [3, 2, 1]);
     const [rej] = await rejectedRows(r.runId);
     assert.equal(rej!.row_number, 3);
-    assert.deepEqual(rej!.errors, ['duplicate primary key product_id=1, first seen at row 1']);
+    assert.equal(rej!.line_number, 1); // JSON on one line: every record starts on line 1
+    assert.deepEqual(rej!.errors, ['duplicate primary key product_id=1, first seen at row 1 (line 1)']);
     assert.equal(rej!.raw.product_name, 'A again');
     const kept = await h.db.pool.query(`SELECT product_name FROM staging.products WHERE product_id = 1`);
     assert.equal(kept.rows[0].product_name, 'A');
@@ -431,11 +437,13 @@ void describe('through the pipeline (Temporal)', () => {
     assert.equal(od.rowsRead, od.rowsLoaded + od.rowsQuarantined!);
     const ledger = await h.db.pool.query(`SELECT rows_read::int, rows_loaded::int, rows_rejected::int, rows_quarantined::int FROM ops.loads WHERE run_id = $1 AND source = 'order_details'`, [run.runId]);
     assert.deepEqual(ledger.rows, [{ rows_read: od.rowsRead, rows_loaded: od.rowsLoaded, rows_rejected: 0, rows_quarantined: lineRows.length }]);
-    const quarantined = await h.db.pool.query<{ row_number: number; errors: string[]; kinds: string[] }>(
-      `SELECT row_number::int, errors, kinds FROM ops.rejected_rows WHERE run_id = $1 AND source = 'order_details' ORDER BY row_number`,
+    const quarantined = await h.db.pool.query<{ row_number: number; line_number: number; errors: string[]; kinds: string[] }>(
+      `SELECT row_number::int, line_number::int, errors, kinds FROM ops.rejected_rows WHERE run_id = $1 AND source = 'order_details' ORDER BY row_number`,
       [run.runId],
     );
     assert.deepEqual(quarantined.rows.map((r) => r.row_number), lineRows);
+    // the seed file has no blank lines or quoted line breaks: each line's record starts on line row + 1
+    assert.deepEqual(quarantined.rows.map((r) => r.line_number), lineRows.map((row) => row + 1));
     for (const r of quarantined.rows) {
       assert.deepEqual(r.errors, ['its parent row was rejected (orders orders.csv row 3 line 4, order_id=3): quarantined with it']);
       assert.deepEqual(r.kinds, ['parent row rejected']);

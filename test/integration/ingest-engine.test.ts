@@ -106,8 +106,8 @@ void describe('loadSource: the pipeline load (runLoad) in-process', () => {
     assert.equal(r.rowsRejected, 6);
     assert.equal(r.rowsLoaded, LINES - 4);
     assert.equal(r.reloads, 1, 'duplicates send the load round once more with row numbers');
-    const rejected = await db.pool.query<{ row_number: number; errors: string[]; raw: Record<string, string> }>(
-      `SELECT row_number::int, errors, raw FROM ops.rejected_rows WHERE run_id = 'rejects' ORDER BY row_number`,
+    const rejected = await db.pool.query<{ row_number: number; line_number: number; errors: string[]; raw: Record<string, string> }>(
+      `SELECT row_number::int, line_number::int, errors, raw FROM ops.rejected_rows WHERE run_id = 'rejects' ORDER BY row_number`,
     );
     // rows after the inserted duplicate (file row 150001) moved down by one
     const expectedRows = [7, 50_001, 123_457, 150_001, LINES + 1, LINES + 2].sort((a, b) => a - b);
@@ -119,9 +119,14 @@ void describe('loadSource: the pipeline load (runLoad) in-process', () => {
     assert.deepEqual(byRow.get(7)!.errors, ['column qty: expected an integer (got "x")']);
     assert.equal(byRow.get(7)!.raw.qty, 'x');
     const firstId = lines[2]!.split(',')[0];
-    assert.deepEqual(byRow.get(LINES + 2)!.errors, [`duplicate primary key order_detail_id=${firstId}, first seen at row 3`]);
+    assert.deepEqual(byRow.get(LINES + 2)!.errors, [`duplicate primary key order_detail_id=${firstId}, first seen at row 3 (line 4)`]);
     const midId = lines[99_999]!.split(',')[0];
-    assert.deepEqual(byRow.get(150_001)!.errors, [`duplicate primary key order_detail_id=${midId}, first seen at row 100000`]);
+    assert.deepEqual(byRow.get(150_001)!.errors, [`duplicate primary key order_detail_id=${midId}, first seen at row 100000 (line 100001)`]);
+    // rows moved at publish have their line too (header on line 1, no blank lines: line = row + 1), in any chunk
+    assert.deepEqual(
+      rejected.rows.map((x) => x.line_number),
+      expectedRows.map((row) => row + 1),
+    );
     // the first occurrence is the one kept
     const kept = await one<{ order_id: number }>(`SELECT order_id::int FROM staging.order_details WHERE order_detail_id = $1`, [firstId]);
     assert.equal(kept.order_id, Number(lines[2]!.split(',')[1]));

@@ -242,9 +242,12 @@ void describe('CSV row processor', () => {
     assert.equal(Buffer.concat(p.pieces).toString(), 'a\n"\\."\nb\n');
   });
 
-  void test('row-keys mode appends the chunk and the row number to every line', () => {
+  void test('row-keys mode appends the chunk, the row number and the chunk line to every line', () => {
     const r = run('1,a,,\n2,"b",,\n', 1 << 20, HEADER, 3);
-    assert.equal(r.copy, '1,a,,,3,1\n"2","b",,,3,2\n'.replace('"2"', '2'));
+    assert.equal(r.copy, '1,a,,,3,1,1\n"2","b",,,3,2,2\n'.replace('"2"', '2'));
+    // lines, not rows: a blank line, a quoted line break (re-encoded by the slow path), a trimmed cell
+    const lines = run('1,a,,\n\n2,"c\nd",,\n 3 ,e,,\n', 1 << 20, HEADER, 0);
+    assert.equal(lines.copy, '1,a,,,0,1,1\n2,"c\nd",,,0,2,3\n3,e,,,0,3,5\n');
   });
 
   void test('the header may list the columns in any order: COPY follows the file', () => {

@@ -92,7 +92,7 @@ export class CsvRowProcessor {
 
   constructor(
     private readonly layout: CsvLayout,
-    /** Row-keys mode: append the chunk number and row number to every line (columns _chunk, _row). */
+    /** Row-keys mode: append the chunk number, row number and chunk line to every line (columns _chunk, _row, _line). */
     private readonly rowKeysChunk?: number,
   ) {
     this.width = layout.header.length;
@@ -292,7 +292,7 @@ export class CsvRowProcessor {
         }
         this.output.put(buf, from, ce);
       }
-      if (rowKeys) this.output.putText(`,${this.rowKeysChunk},${row}`);
+      if (rowKeys) this.output.putText(`,${this.rowKeysChunk},${row},${this.lineAt(buf, ls)}`);
       this.output.putText(this.output.lineEnd(scanner.eol) === EOL_CRLF ? '\r\n' : '\n');
     }
     if (runStart >= 0) this.output.emit(buf.subarray(runStart, runEnd));
@@ -447,7 +447,7 @@ export class CsvRowProcessor {
       if (k > 0) line += ',';
       line += csvField(result.row[names[k]!], kinds[k]);
     }
-    if (this.rowKeysChunk !== undefined) line += `,${this.rowKeysChunk},${row}`;
+    if (this.rowKeysChunk !== undefined) line += `,${this.rowKeysChunk},${row},${this.line}`;
     line += this.output.lineEnd(EOL_LF) === EOL_CRLF ? '\r\n' : '\n';
     // a quoted value with line breaks spans several lines of the stream (PostgreSQL counts them)
     const lf = this.output.eol === EOL_CRLF ? '\r' : '\n';
