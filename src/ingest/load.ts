@@ -31,6 +31,8 @@ export interface LoadOptions {
   batchBytes?: ChunkOptions['batchBytes'];
   batchMs?: ChunkOptions['batchMs'];
   readBytes?: ChunkOptions['readBytes'];
+  /** Block size of a CSV file's block hashes, checked as chunks read it (default 1 MiB). */
+  verifyBlockBytes?: number;
   staleAfterMs?: number;
   /** Called with progress (plan, each committed batch, publish steps); the loadSource activity heartbeats it. */
   heartbeat?: (progress: Record<string, unknown>) => void;
@@ -92,6 +94,7 @@ export async function loadSource(pool: Pool, spec: SourceSpec, sourceDir: string
         chunkBytes: opts.chunkBytes ?? envChunkBytes(),
         sourceRoot: opts.sourceRoot ?? process.env.GUDANG_SOURCE_ROOT,
         staleAfterMs: opts.staleAfterMs,
+        verifyBlockBytes: opts.verifyBlockBytes,
         heartbeat: opts.heartbeat,
       });
       return { file: plan.file, chunks: plan.chunks.map((c) => c.chunk) };

@@ -13,6 +13,7 @@ import { planCsvChunks, probeCsvHeader } from './csv/plan';
 import { QUOTE } from './csv/scan';
 import { LANDING_SCHEMA, landingDDL, landingTableName, qualifiedLanding } from './landing';
 import { locateSourceFile } from '../sources/remote';
+import { BlockHasher, VERIFY_BLOCK_BYTES } from './verify';
 
 export const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
 
@@ -35,7 +36,15 @@ export interface LoadPlan {
   format: SourceSpec['format'] | SourceDbKind;
   sizeBytes: number;
   mtimeMs: number;
+  /**
+   * sha256 of the whole file as read while planning (a database table: of its read). For a CSV file it is also the
+   * hash of the bytes loaded: chunks read only bytes whose block matches `blockSha256` (src/ingest/verify.ts).
+   */
   sha256: string;
+  /** CSV: the size of the blocks of `blockSha256`; absent for other files (and plans made before block hashes). */
+  verifyBlockBytes?: number;
+  /** CSV: sha256 of each block [k * verifyBlockBytes, (k + 1) * verifyBlockBytes) of the file, 32 bytes each. */
+  blockSha256?: Buffer;
   /** Column names in file order, as the file has them. */
   header: string[];
   /** Staging column names in file order. */
@@ -70,28 +79,34 @@ export interface PlanOptions {
   sourceRoot?: string;
   /** Landing tables of loads idle this long are dropped when the next plan runs (default 24 h). */
   staleAfterMs?: number;
+  /** Block size of a CSV file's block hashes (default VERIFY_BLOCK_BYTES, 1 MiB; tests use smaller ones). */
+  verifyBlockBytes?: number;
   heartbeat?: (details: Record<string, unknown>) => void;
 }
 
 const READ_BYTES = 4 * 1024 * 1024;
 
-/** Line ends (LF) in the first `length` bytes of the file (a CSV header: small). */
-async function countLineEnds(path: string, length: number): Promise<number> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await fh.read(buf, 0, length, 0);
-    let n = 0;
-    for (let i = buf.indexOf(0x0a); i !== -1 && i < bytesRead; i = buf.indexOf(0x0a, i + 1)) n++;
-    return n;
-  } finally {
-    await fh.close();
-  }
+/** Line ends (LF) in `buf` (a CSV header: small). */
+function countLineEnds(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) n++;
+  return n;
 }
 
-/** sha256 of the file, and whether it contains any double quote (which makes chunk boundaries need a real scan). */
-async function hashFile(path: string, size: number, heartbeat?: PlanOptions['heartbeat']): Promise<{ sha256: string; quotes: boolean }> {
+/**
+ * sha256 of the file, of each of its blocks of `blockBytes` (when given), whether it contains any double quote
+ * (which makes chunk boundaries need a real scan), and its first `headBytes` bytes. One read of the file.
+ */
+async function hashFile(
+  path: string,
+  size: number,
+  blockBytes: number | undefined,
+  headBytes: number,
+  heartbeat?: PlanOptions['heartbeat'],
+): Promise<{ sha256: string; blocks?: Buffer; quotes: boolean; head: Buffer }> {
+  const head: Buffer[] = [];
   const hash = createHash('sha256');
+  const blocks = blockBytes ? new BlockHasher(blockBytes) : undefined;
   const fh = await open(path, 'r');
   let quotes = false;
   let position = 0;
@@ -103,6 +118,8 @@ async function hashFile(path: string, size: number, heartbeat?: PlanOptions['hea
       if (bytesRead === 0) break;
       const part = buf.subarray(0, bytesRead);
       hash.update(part);
+      blocks?.update(part);
+      if (position < headBytes) head.push(Buffer.from(part.subarray(0, headBytes - position)));
       if (!quotes && part.indexOf(QUOTE) !== -1) quotes = true;
       position += bytesRead;
       if (heartbeat && Date.now() - lastBeat > 1000) {
@@ -114,7 +131,7 @@ async function hashFile(path: string, size: number, heartbeat?: PlanOptions['hea
     await fh.close();
   }
   if (position !== size) throw formatError(path, `changed while being read (${position} bytes read, ${size} expected)`);
-  return { sha256: hash.digest('hex'), quotes };
+  return { sha256: hash.digest('hex'), blocks: blocks?.digest(), quotes, head: Buffer.concat(head) };
 }
 
 interface PlanRow {
@@ -138,6 +155,8 @@ interface PlanRow {
   etag: string | null;
   db_read: DbRead | null;
   first_line: string;
+  verify_block_bytes: number | null;
+  block_sha256: Buffer | null;
 }
 
 /** The stored plan of (run, source), with its chunks; undefined when there is none. */
@@ -159,6 +178,8 @@ export async function readPlan(db: Pool | PoolClient, runId: string, source: str
     sizeBytes: Number(r.size_bytes),
     mtimeMs: Number(r.mtime_ms),
     sha256: r.sha256,
+    verifyBlockBytes: r.verify_block_bytes ?? undefined,
+    blockSha256: r.block_sha256 ?? undefined,
     header: r.header,
     copyColumns: r.copy_columns,
     landingTable: r.landing_table,
@@ -232,9 +253,10 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
   let header: string[];
   let dataStart = 0;
   let firstLine = 1;
+  let head: Buffer | undefined;
   if (spec.format === 'csv') {
-    ({ header, dataStart } = await probeCsvHeader(path, file, st.size));
-    firstLine = 1 + (await countLineEnds(path, dataStart));
+    ({ header, dataStart, head } = await probeCsvHeader(path, file, st.size));
+    firstLine = 1 + countLineEnds(head);
   } else {
     const stream = await readerFor(spec.format)(path, { sheet: spec.sheet, displayName: file });
     header = stream.header;
@@ -246,7 +268,11 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
   const copyColumns = header.map((h) => byHeader.get(h)!);
 
   opts.heartbeat?.({ phase: 'planning', hashedBytes: 0, sizeBytes: st.size });
-  const { sha256, quotes } = await hashFile(path, st.size, opts.heartbeat);
+  const verifyBlockBytes = spec.format === 'csv' ? Math.max(1, opts.verifyBlockBytes ?? VERIFY_BLOCK_BYTES) : undefined;
+  const hashed = await hashFile(path, st.size, verifyBlockBytes, head?.length ?? 0, opts.heartbeat);
+  const { sha256, blocks, quotes } = hashed;
+  // the header checked is the one hashed (and so the one chunk 0's first block is checked against)
+  if (head && !head.equals(hashed.head)) throw formatError(file, 'changed while being planned (its header as read differs from the bytes hashed); run the load again');
   const chunkBytes = Math.max(1, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
   const chunks =
     spec.format === 'csv'
@@ -265,6 +291,8 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
     sizeBytes: st.size,
     mtimeMs: st.mtimeMs,
     sha256,
+    verifyBlockBytes,
+    blockSha256: blocks,
     header,
     copyColumns,
     landingTable: landingTableName(spec.name, opts.runId),
@@ -286,8 +314,9 @@ export async function storePlan(pool: Pool, spec: SourceSpec, plan: LoadPlan, wo
   await withTransaction(pool, async (client) => {
     await client.query(
       `INSERT INTO ops.load_plans (run_id, source, dataset, workflow_id, file, path, format, size_bytes, mtime_ms, sha256, header,
-                                   copy_columns, landing_table, reject_budget, source_dir, source_uri, etag, db_read, first_line)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+                                   copy_columns, landing_table, reject_budget, source_dir, source_uri, etag, db_read, first_line,
+                                   verify_block_bytes, block_sha256)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
       [
         plan.runId,
         plan.source,
@@ -308,6 +337,8 @@ export async function storePlan(pool: Pool, spec: SourceSpec, plan: LoadPlan, wo
         plan.etag ?? null,
         plan.dbRead ? JSON.stringify(plan.dbRead) : null,
         plan.firstLine ?? 1,
+        plan.verifyBlockBytes ?? null,
+        plan.blockSha256 ?? null,
       ],
     );
     const chunks = plan.chunks;

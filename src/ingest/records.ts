@@ -1,9 +1,11 @@
+import { open } from 'node:fs/promises';
 import type { RawRecord } from '../sources/types';
 import { readerFor } from '../sources/readers';
 import { validateRecord } from '../sources/validate';
 import type { BatchRunner, RejectedRow } from './batch';
 import { refusedLine, rejectFromErrors, runBatches, write } from './batch';
 import { csvField } from './encode';
+import { assertFileAsPlanned } from './verify';
 
 /** Excel, JSON, Parquet: the reader's records, validated one by one, in batches; a retry skips committed records. */
 export const loadRecordBatches: BatchRunner = async (client, pool, spec, plan, chunk, token, from, opts, budget, beat) => {
@@ -42,6 +44,13 @@ export const loadRecordBatches: BatchRunner = async (client, pool, spec, plan, c
             if (copy.error) throw copy.error;
             const next = await it.next();
             if (next.done) {
+              // the bytes the reader read were the planned ones (checked before this last batch commits)
+              const fh = await open(plan.path, 'r');
+              try {
+                await assertFileAsPlanned(fh, plan);
+              } finally {
+                await fh.close();
+              }
               eof = true;
               break;
             }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, utimesSync, writeSync } from 'node:fs';
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -220,6 +221,85 @@ void describe('loadSource: the pipeline load (runLoad) in-process', () => {
     await planLoad(db.pool, orderDetails, d, { runId: 'changed', dataset: 'django-apparel' });
     await appendFile(path.join(d, 'order_details.csv'), `${lines[1500]}\n`);
     await assert.rejects(loadChunk(db.pool, orderDetails, 'changed', 0), (err: unknown) => err instanceof InputError && /changed while being loaded/.test(err.message));
+  });
+
+  void test('a file whose content changes in place during the load (same size, same modification time) fails it before a changed byte commits', async () => {
+    const d = await sourceDir('in-place', lines.slice(0, 20_000));
+    const file = path.join(d, 'order_details.csv');
+    const time = 1_700_000_000; // whole seconds: the time set back after the change is exactly the planned one
+    await utimes(file, time, time);
+    const size = (await stat(file)).size;
+    // one digit in the middle of the file (chunk 1 of 2 or more), changed for another: same size
+    const text = await readFile(file, 'latin1');
+    let at = Math.floor(size * 0.6);
+    while (!/[0-8]/.test(text[at]!)) at++;
+    const stagedBefore = await db.pool.query(`SELECT count(*)::int AS n, coalesce(sum(hashtext(t::text)), 0)::text AS h FROM staging.order_details t`);
+    let changedAt: number | undefined;
+    const load = loadSource(db.pool, orderDetails, d, {
+      runId: 'in-place',
+      chunkBytes: 256 * 1024,
+      verifyBlockBytes: 32 * 1024,
+      concurrency: 1,
+      batchBytes: 16 * 1024,
+      readBytes: 8 * 1024,
+      heartbeat: (p) => {
+        // planned, and a chunk has started: change the file under the load, then set its time back
+        if (p.phase !== 'loading' || changedAt !== undefined) return;
+        const fd = openSync(file, 'r+');
+        writeSync(fd, Buffer.from(String(Number(text[at]) + 1), 'latin1'), 0, 1, at);
+        closeSync(fd);
+        utimesSync(file, time, time);
+        changedAt = at;
+      },
+    });
+    await assert.rejects(load, (err: unknown) => {
+      assert.ok(err instanceof InputError, String(err));
+      assert.equal(err.type, 'SourceFormatError');
+      assert.match(err.message, /^order_details\.csv: changed while being loaded \(its bytes \d+ to \d+ are not the ones planned: sha256 [0-9a-f]{64}, planned [0-9a-f]{64}\); run the load again$/);
+      return true;
+    });
+    assert.equal(changedAt, at);
+    const plan = await one<{ size_bytes: string; mtime_ms: string; status: string; chunks: number; landing_table: string }>(
+      `SELECT size_bytes, mtime_ms, status, landing_table, (SELECT count(*)::int FROM ops.load_chunks c WHERE c.run_id = p.run_id) AS chunks
+         FROM ops.load_plans p WHERE run_id = 'in-place'`,
+    );
+    const st = await stat(file);
+    assert.deepEqual([Number(plan.size_bytes), Number(plan.mtime_ms)], [st.size, st.mtimeMs], 'size and modification time are as planned: only the bytes tell');
+    assert.ok(plan.chunks >= 3, `${plan.chunks} chunks`);
+    // batches before the changed block committed; none reached into it
+    const blockStart = Math.floor(at / (32 * 1024)) * 32 * 1024;
+    const chunks = await db.pool.query<{ chunk: number; byte_start: string; byte_end: string; byte_done: string }>(
+      `SELECT chunk, byte_start, byte_end, byte_done FROM ops.load_chunks WHERE run_id = 'in-place' ORDER BY chunk`,
+    );
+    const hit = chunks.rows.find((c) => Number(c.byte_start) <= at && at < Number(c.byte_end))!;
+    assert.ok(Number(hit.byte_done) > Number(hit.byte_start), 'the chunk committed batches before it reached the change');
+    assert.ok(Number(hit.byte_done) <= blockStart, `committed up to byte ${hit.byte_done}, the changed block starts at ${blockStart}`);
+    // nothing of it published: the load failed, its landing table is gone, staging is as it was, no ops.loads row
+    assert.equal(plan.status, 'failed');
+    assert.ok(!(await landingTables()).includes(plan.landing_table), 'its landing table is dropped');
+    const stagedAfter = await db.pool.query(`SELECT count(*)::int AS n, coalesce(sum(hashtext(t::text)), 0)::text AS h FROM staging.order_details t`);
+    assert.deepEqual(stagedAfter.rows, stagedBefore.rows);
+    assert.deepEqual(await one(`SELECT count(*)::int AS n FROM ops.loads WHERE run_id = 'in-place'`), { n: 0 });
+  });
+
+  void test('a JSON file whose content changes in place (same size, same modification time) fails when its reader reaches the end', async () => {
+    const products = djangoApparel.sources.find((s) => s.name === 'products')!;
+    const d = path.join(dir, 'in-place-json');
+    await mkdir(d, { recursive: true });
+    const file = path.join(d, products.file);
+    const rec = (id: number, name: string) => JSON.stringify({ product_id: id, product_name: name, size: 'M', price: 10, product_category_id: 1 });
+    await writeFile(file, `[${rec(1, 'Aa')},\n${rec(2, 'Bb')}]`);
+    await utimes(file, 1_700_000_000, 1_700_000_000);
+    await planLoad(db.pool, products, d, { runId: 'in-place-json', dataset: 'django-apparel' });
+    await writeFile(file, `[${rec(1, 'Aa')},\n${rec(2, 'Cc')}]`);
+    await utimes(file, 1_700_000_000, 1_700_000_000);
+    await assert.rejects(loadChunk(db.pool, products, 'in-place-json', 0), (err: unknown) => {
+      assert.ok(err instanceof InputError, String(err));
+      assert.match(err.message, /^products\.json: changed while being loaded \(\d+ bytes with sha256 [0-9a-f]{64} after reading, planned \d+ bytes with sha256 [0-9a-f]{64}\); run the load again$/);
+      return true;
+    });
+    const chunk = await one<{ status: string; rows_read: number }>(`SELECT status, rows_read::int FROM ops.load_chunks WHERE run_id = 'in-place-json'`);
+    assert.deepEqual(chunk, { status: 'loading', rows_read: 0 }, 'its last (here: only) batch did not commit');
   });
 
   void test('staging with a view on it is refreshed in place (the swap falls back to TRUNCATE + INSERT)', async () => {

@@ -1,17 +1,20 @@
 import { open } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { InputError } from '../../errors';
 import type { BatchRunner } from '../batch';
 import { refusedLine, runBatches, write } from '../batch';
 import { MAX_RECORD_BYTES } from './plan';
 import { csvLayout } from './layout';
 import { CsvRowProcessor } from './rows';
+import { VerifiedReader } from '../verify';
 
-/** Reads a byte range of the file into fresh buffers (pieces handed to COPY point into them). */
+/**
+ * Reads a byte range of the file into fresh buffers (pieces handed to COPY point into them), every byte checked
+ * against the plan's block hashes before it is handed out (VerifiedReader).
+ */
 class RangeReader {
   private position: number;
   constructor(
-    private readonly fh: FileHandle,
+    private readonly file: VerifiedReader,
     start: number,
     private readonly end: number,
     private readonly blockBytes: number,
@@ -26,12 +29,7 @@ class RangeReader {
     const want = Math.min(this.blockBytes, this.end - this.position);
     const buf = Buffer.allocUnsafe(carry.length + want);
     carry.copy(buf, 0);
-    let got = 0;
-    while (got < want) {
-      const { bytesRead } = await this.fh.read(buf, carry.length + got, want - got, this.position + got);
-      if (bytesRead === 0) throw new InputError('SourceFormatError', `file shrank while being loaded (at byte ${this.position + got})`);
-      got += bytesRead;
-    }
+    await this.file.read(buf, carry.length, want, this.position);
     const fileOffset = this.position - carry.length;
     this.position += want;
     return { buf, fileOffset, last: this.position >= this.end };
@@ -51,7 +49,7 @@ export const loadCsvBatches: BatchRunner = async (client, pool, spec, plan, chun
 
   const fh = await open(plan.path, 'r');
   try {
-    const reader = new RangeReader(fh, from.byteDone, byteEnd, opts.readBytes ?? 4 * 1024 * 1024);
+    const reader = new RangeReader(new VerifiedReader(fh, plan), from.byteDone, byteEnd, opts.readBytes ?? 4 * 1024 * 1024);
     let buf: Buffer = Buffer.alloc(0);
     let bufStart = 0;
     let fileOffset = from.byteDone; // file offset of buf[0]

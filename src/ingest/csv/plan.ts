@@ -37,8 +37,11 @@ async function readAt(fh: FileHandle, position: number, length: number): Promise
   return buf.subarray(0, done);
 }
 
-/** Reads and checks a CSV file's header: returns the names and the byte offset where the data starts. */
-export async function probeCsvHeader(path: string, file: string, size: number): Promise<{ header: string[]; dataStart: number }> {
+/**
+ * Reads and checks a CSV file's header: returns the names, the byte offset where the data starts, and the bytes before
+ * it as read (the plan checks them against the bytes it hashes).
+ */
+export async function probeCsvHeader(path: string, file: string, size: number): Promise<{ header: string[]; dataStart: number; head: Buffer }> {
   if (size === 0) throw formatError(file, 'is empty: expected a header row');
   const fh = await open(path, 'r');
   try {
@@ -74,7 +77,7 @@ export async function probeCsvHeader(path: string, file: string, size: number): 
       }
       if (scanner.fields > scanner.capacity) throw formatError(file, `has ${scanner.fields} columns in its header: too many`);
       // header names as found: decoded by csv-parse, trimmed
-      return { header: (decodeRecords(record)[0] ?? []).map((name) => name.trim()), dataStart: next };
+      return { header: (decodeRecords(record)[0] ?? []).map((name) => name.trim()), dataStart: next, head: Buffer.from(buf.subarray(0, next)) };
     }
   } finally {
     await fh.close();
