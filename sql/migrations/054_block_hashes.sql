@@ -1,4 +1,4 @@
--- 053_block_hashes: a CSV load reads only bytes its plan hashed. While planning, the file is hashed whole (sha256,
+-- 054_block_hashes: a CSV load reads only bytes its plan hashed. While planning, the file is hashed whole (sha256,
 -- what ops.loads.sha256 shows) and block by block; a chunk hashes each block it reads and compares it with the plan's
 -- before any of its bytes are used, so content changed in place (same size, same modification time) fails the load.
 --
