@@ -73,7 +73,14 @@ export async function mergePeriodIntoStaging(client: PoolClient, spec: SourceSpe
   // the parent after the read: an order the stream moved into or out of the month decides which lines belong to it.
   const parentFresh = p.via ? ` AND ${untouchedSince('T', `'${p.via.table.replace(/'/g, "''")}'`, quoteIdent(p.via.foreignKey))}` : '';
   const fresh = untouchedSince('T', '$2', key) + parentFresh;
-  const deleted = await client.query(`DELETE FROM ${T} T WHERE ${inPeriod} AND NOT EXISTS (SELECT 1 FROM ${L} L WHERE L.${key} = T.${key}) AND ${fresh}`, m.args);
+  // ... and deleted only when the read saw its parent: the read found the month's rows through the source's parents
+  // when it ran, staging's parents are those the parent's read saw earlier. A parent that moved out of the month in
+  // between (an order moved to another month while the run read) has rows staging holds and the read does not; they
+  // are not gone from the source, and deleting them lost them for good (the stream, held while the run ran, then
+  // applies only the parent's change). The cost: a parent whose every child row left the source is not repaired by
+  // a period run (a stream applies those deletes; a full run repairs it).
+  const readSawParent = p.via ? ` AND EXISTS (SELECT 1 FROM ${L} L WHERE L.${quoteIdent(p.via.foreignKey)} = T.${quoteIdent(p.via.foreignKey)})` : '';
+  const deleted = await client.query(`DELETE FROM ${T} T WHERE ${inPeriod} AND NOT EXISTS (SELECT 1 FROM ${L} L WHERE L.${key} = T.${key})${readSawParent} AND ${fresh}`, m.args);
   return { ...(await upsertAndDrop(m, fresh)), deleted: deleted.rowCount ?? 0 };
 }
 
