@@ -18,6 +18,8 @@ export interface StreamInput {
   stretchMs?: number;
   /** Stretches per workflow run before it continues as new (default 30; history stays a few hundred events). */
   stretchesPerRun?: number;
+  /** Reject budget of the initial full run ("N" or "P%"; default: each source's own, as a pipeline run). */
+  rejectBudget?: string;
   /** Set when the workflow continues as new: the slot exists and the initial load is done. */
   prepared?: boolean;
   /** Totals carried across continue-as-new. */

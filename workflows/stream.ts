@@ -84,6 +84,7 @@ export async function streamWorkflow(input: StreamInput): Promise<StreamResult> 
       status.phase = 'initial load';
       show();
       const load: PipelineInput = { dataset: input.dataset, sourceDir: input.sourceDir, sourceDb: input.sourceDb, runKey: 'stream-initial', trigger: 'manual' };
+      if (input.rejectBudget !== undefined) load.rejectBudget = input.rejectBudget;
       await executeChild(pipelineWorkflow, {
         workflowId: `${workflowInfo().workflowId}-initial-load`,
         args: [load],

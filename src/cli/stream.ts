@@ -6,15 +6,17 @@ import { streamWorkflowIdFor } from '../contracts';
 import { createPool } from '../db';
 import { StreamAlreadyRunning, queryStream, startStream, stopStream, streamHandle } from '../stream/client';
 import { formatStreamReport, streamReport } from '../stream/report';
-import { EXIT, ExitError, UsageError, checkDataset, config, connect, defaultSourceDir, positiveInt, sourceDbOption } from './common';
+import { EXIT, ExitError, UsageError, checkDataset, checkRejectBudget, config, connect, defaultSourceDir, positiveInt, sourceDbOption } from './common';
 
 export const STREAM_HELP = `usage: gudang stream <start|status|stop> [options]
 
   start   --source-db postgres://user@host:port/db [--dataset NAME] [--source DIR] [--stretch-seconds N]
+          [--reject-budget B]
           start the dataset's real-time stream: a long-running workflow (gudang-<dataset>-stream) that captures every
           insert, update and delete of the streamed tables (django-apparel: orders, order_details) from PostgreSQL
           logical replication (the source needs wal_level=logical) and applies them to staging, the fact and the
-          marts in micro-batches. A new slot starts with one full run from the source (--source has the other files).
+          marts in micro-batches. A new slot starts with one full run from the source (--source has the other files);
+          --reject-budget B ("N" rows or "P%") is that run's budget, as for \`run\` (default: each source's own)
   status  [--dataset NAME] [--source-db URL]
           lag (source commit to mart: current, p50/p95/max over recent batches), batch sizes, and, with the source's
           URL, the replication slot's retained WAL
@@ -32,6 +34,7 @@ const OPTIONS = {
   source: { type: 'string' },
   'source-db': { type: 'string' },
   'stretch-seconds': { type: 'string' },
+  'reject-budget': { type: 'string' },
   'drop-slot': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -51,9 +54,10 @@ export async function streamCommand(argv: string[]): Promise<number> {
       const locator = sourceDbOption(values['source-db'], cfg, 'stream start');
       if (!locator) throw new UsageError('stream start: --source-db postgres://... (or GUDANG_SOURCE_DB_URL) is required');
       const stretch = values['stretch-seconds'] === undefined ? undefined : positiveInt(values['stretch-seconds'], '--stretch-seconds', 1) * 1000;
+      const rejectBudget = checkRejectBudget(values['reject-budget'], '--reject-budget');
       const client = await connect(cfg);
       try {
-        const handle = await startStream(client, cfg, { dataset, sourceDir: values.source ?? defaultSourceDir(dataset), sourceDb: locator, stretchMs: stretch });
+        const handle = await startStream(client, cfg, { dataset, sourceDir: values.source ?? defaultSourceDir(dataset), sourceDb: locator, stretchMs: stretch, rejectBudget });
         console.log(`started ${handle.workflowId} (run ${handle.firstExecutionRunId}) from ${locator}`);
         console.log(`web ui: ${webUiLink(cfg, handle.workflowId, handle.firstExecutionRunId)}`);
         console.log(`follow it with: gudang stream status --dataset ${dataset}; end it with: gudang stream stop --dataset ${dataset}`);

@@ -16,6 +16,8 @@ export interface StartStreamInput {
   sourceDb: string;
   stretchMs?: number;
   stretchesPerRun?: number;
+  /** Reject budget of the initial full run (see StreamInput). */
+  rejectBudget?: string;
 }
 
 export class StreamAlreadyRunning extends Error {}
@@ -26,6 +28,7 @@ export async function startStream(client: Client, config: Config, input: StartSt
   const args: StreamInput = { dataset: input.dataset, sourceDir: normalizeSourceDir(input.sourceDir), sourceDb: locator };
   if (input.stretchMs !== undefined) args.stretchMs = input.stretchMs;
   if (input.stretchesPerRun !== undefined) args.stretchesPerRun = input.stretchesPerRun;
+  if (input.rejectBudget !== undefined) args.rejectBudget = input.rejectBudget;
   try {
     return await client.workflow.start('streamWorkflow', {
       taskQueue: config.TEMPORAL_TASK_QUEUE,

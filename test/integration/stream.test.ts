@@ -180,10 +180,6 @@ void describe('real-time stream', () => {
   });
 
   void test('an order a full run rejected while the stream was stopped comes back with its lines once corrected; ops.stream_touched is pruned', async () => {
-    // a new slot, so an initial full run (with no reject budget): the shop is made valid first (the first test left an
-    // invalid order and line; no slot exists, so nothing of this is streamed)
-    await shop.pool.query(`UPDATE orders SET customer_id = (SELECT min(customer_id) FROM orders) WHERE customer_id IS NULL`);
-    await shop.pool.query(`DELETE FROM order_details WHERE qty <= 0`);
     const streaming = async () => {
       const deadline = Date.now() + 90_000;
       while ((await queryStream(h.client, DATASET)).phase !== 'streaming') {
@@ -191,6 +187,21 @@ void describe('real-time stream', () => {
         await new Promise((r) => setTimeout(r, 300));
       }
     };
+    // a new slot starts with an initial full run; the first test left an invalid order and line in the shop, so that
+    // run needs a reject budget, as a pipeline run would (stream start --reject-budget)
+    await startStream(h.client, h.config, { dataset: DATASET, sourceDir: dir, sourceDb: shop.url, stretchMs: 4_000, rejectBudget: '10' });
+    await streaming();
+    const initialRun = await h.db.pool.query<{ run_id: string }>(
+      `SELECT run_id FROM ops.pipeline_runs WHERE workflow_id = $1 AND status = 'completed' ORDER BY started_at DESC LIMIT 1`,
+      [`gudang-${DATASET}-stream-initial-load`],
+    );
+    assert.ok(initialRun.rows[0], 'the initial run under a reject budget completed');
+    assert.ok((await runRejects(initialRun.rows[0].run_id)).length > 0, 'and rejected the invalid rows the shop holds');
+    await stopStream(h.client, DATASET, { dropSlot: true });
+
+    // then the shop is made valid (no slot exists, so nothing of this is streamed) and a new slot starts again
+    await shop.pool.query(`UPDATE orders SET customer_id = (SELECT min(customer_id) FROM orders) WHERE customer_id IS NULL`);
+    await shop.pool.query(`DELETE FROM order_details WHERE qty <= 0`);
     await startStream(h.client, h.config, { dataset: DATASET, sourceDir: dir, sourceDb: shop.url, stretchMs: 4_000 });
     await streaming();
     await waitForStreamCatchUp(shop.pool, SLOT);

@@ -48,6 +48,7 @@ void describe('usage errors are one line and the usage', () => {
       [['run', '--reject-budget=-1'], /^--reject-budget: "-1" is not a reject budget; expected N \(rows\) or P%/],
       [['run', '--reject-budget=abc'], /^--reject-budget: "abc" is not a reject budget/],
       [['run', '--reject-budget=101%'], /^--reject-budget: "101%" is not a reject budget/],
+      [['stream', 'start', '--source-db', 'postgres://shop@127.0.0.1:1/shop', '--reject-budget=abc'], /^--reject-budget: "abc" is not a reject budget/],
       [['run', '--period', '2022-13'], /^--period "2022-13" is not a month/],
       [['run', '--bogus'], /^Unknown option '--bogus'/],
     ];
