@@ -1,15 +1,15 @@
 import { isUtf8 } from 'node:buffer';
-import { setOwn } from '../../sources/readers/common';
 import type { SourceSpec } from '../../sources/types';
 import { validateRecord } from '../../sources/validate';
 import type { RejectedRow } from '../batch';
 import { rejectFromErrors } from '../batch';
 import { csvField } from '../encode';
 import { decodeRun } from './decode';
+import { rawRecord, structuralReasons } from './declined';
+import type { Declined } from './declined';
 import { checkDate, checkQuotedText, checkDecimal, checkInt, checkNumeric, checkText, checkTimestamp, isoShaped, matchDateFormats, parsed } from './fast-validate';
 import type { CsvLayout } from './layout';
-import { EOL_CRLF, EOL_LF, EOL_NONE, F_BAD_QUOTE, F_QUOTED, F_UNTERMINATED, LF, QUOTE, RecordScanner } from './scan';
-import { firstInvalidUtf8 } from './utf8';
+import { EOL_CRLF, EOL_LF, F_QUOTED, LF, RecordScanner } from './scan';
 import { CopyOutput, EOL_BYTES } from './copy-output';
 
 
@@ -17,16 +17,6 @@ import { CopyOutput, EOL_BYTES } from './copy-output';
 const AS_READ = 0;
 const TRIMMED = 1;
 const ISO_DATE = 2;
-
-/** A record the fast path declined, waiting to be decoded by csv-parse with the declined records around it. */
-interface Declined {
-  start: number;
-  end: number;
-  row: number;
-  fields: number;
-  /** Set when the record is rejected for its structure (encoding, quoting, field count) whatever its values. */
-  reasons?: { errors: string[]; kinds: string[] };
-}
 
 /** At most this many declined records wait for one csv-parse call. */
 const MAX_DECLINED_RUN = 2048;
@@ -333,39 +323,10 @@ export class CsvRowProcessor {
 
   /** Queues a record the fast path would not vouch for, with the reasons its structure alone gives for rejecting it. */
   private decline(buf: Buffer, ls: number, next: number, row: number, fileOffset: number): void {
-    const sc = this.scanner;
-    const { header } = this.layout;
-    const width = this.width;
-    const d: Declined = { start: ls, end: next, row, fields: sc.fields };
+    const d: Declined = { start: ls, end: next, row, fields: this.scanner.fields };
+    const reasons = structuralReasons(buf, d, this.scanner, this.layout.header, fileOffset);
+    if (reasons) d.reasons = reasons;
     this.declined.push(d);
-    if (!isUtf8(buf.subarray(ls, next))) {
-      const bad = ls + Math.max(0, firstInvalidUtf8(buf.subarray(ls, next)));
-      const byte = buf[bad] ?? 0;
-      d.reasons = {
-        errors: [
-          `not valid UTF-8 text: byte 0x${byte.toString(16).toUpperCase().padStart(2, '0')} at byte offset ${fileOffset + bad} of the file ` +
-            `(is the file in another encoding, e.g. Windows-1252 or Latin-1? save it as UTF-8)`,
-        ],
-        kinds: ['not valid UTF-8 text'],
-      };
-    } else if (sc.flags & F_UNTERMINATED) {
-      d.reasons = { errors: ['a quoted field is not closed before the end of the file (is the file truncated?)'], kinds: ['unclosed quoted field'] };
-    } else if (sc.fields !== width) {
-      const truncated = sc.eol === EOL_NONE && sc.fields < width ? ' (the last line of the file looks truncated)' : '';
-      d.reasons = { errors: [`has ${sc.fields} field(s) but the header has ${width}${truncated}`], kinds: ['wrong number of fields'] };
-    } else if (sc.flags & F_BAD_QUOTE) {
-      const errors: string[] = [];
-      for (let k = 0; k < width; k++) {
-        const s = sc.fs[k]!;
-        const e = sc.fe[k]!;
-        const q = buf.indexOf(QUOTE, s);
-        if (q === -1 || q >= e) continue;
-        if (!sc.fq[k]) errors.push(`column ${header[k]}: a double quote inside an unquoted field (quote the whole field and double the quote: "12"" pizza")`);
-        else if (buf[e - 1] !== QUOTE) errors.push(`column ${header[k]}: text after the closing quote of a quoted field`);
-      }
-      if (errors.length === 0) errors.push('badly quoted field');
-      d.reasons = { errors, kinds: ['bad quoting'] };
-    }
   }
 
   /**
@@ -393,18 +354,6 @@ export class CsvRowProcessor {
     return false;
   }
 
-  /** The record as {header: text}, with extra fields under "(extra field N)"; an unreadable one as its text. */
-  private rawRecord(fields: string[] | null, buf: Buffer, d: Declined): Record<string, unknown> {
-    const raw: Record<string, unknown> = {};
-    if (fields === null) {
-      setOwn(raw, '(record)', buf.toString('utf8', d.start, d.end).replace(/\r?\n$/, ''));
-      return raw;
-    }
-    const n = Math.min(fields.length, this.scanner.capacity);
-    for (let k = 0; k < n; k++) setOwn(raw, k < this.width ? this.layout.header[k]! : `(extra field ${k + 1})`, fields[k]!);
-    return raw;
-  }
-
   private line = 0;
 
   private reject(row: number, raw: Record<string, unknown>, errors: string[], kinds: string[]): void {
@@ -418,7 +367,7 @@ export class CsvRowProcessor {
     const width = this.width;
     const row = d.row;
     this.line = this.lineAt(buf, d.start);
-    const raw = this.rawRecord(fields, buf, d);
+    const raw = rawRecord(fields, buf, d, this.layout.header, this.scanner.capacity);
     if (d.reasons) {
       this.reject(row, raw, d.reasons.errors, d.reasons.kinds);
       return;
