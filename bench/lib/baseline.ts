@@ -2,7 +2,7 @@ import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import type { DatasetSpec } from '../../src/datasets';
-import { psql, psqlChecked, psqlQuote, settle } from './db';
+import { psqlChecked, psqlQuote, runTimedScript } from './db';
 
 // Issue 14's yardstick for a whole run: what a competent engineer would write by hand in one psql session.
 // `\copy` of every source file into a keyed table, then CREATE TABLE AS of every dimension, the fact and both marts
@@ -145,19 +145,9 @@ export async function writeBaselineScript(o: { url: string; dataset: DatasetSpec
 /** Runs the script in one psql process (timed spawn to exit) and splits psql's own statement timings by step. */
 export async function runBaseline(pool: pg.Pool, url: string, script: string, loadAvg: number): Promise<BaselineSample> {
   await pool.query('DROP SCHEMA IF EXISTS hb CASCADE');
-  await settle(pool);
-  const r = await psql(url, ['-f', script]);
-  if (r.code !== 0) throw new Error(`psql -f ${script} failed: ${r.stderr.slice(-3000)}`);
-  const steps: Record<string, number> = {};
-  let current = 'setup';
-  for (const line of r.stdout.split('\n')) {
-    const step = /^step:(.+)$/.exec(line);
-    if (step) current = step[1]!;
-    const t = /^Time: ([\d.]+) ms/.exec(line);
-    if (t) steps[current] = (steps[current] ?? 0) + Number(t[1]);
-  }
+  const { ms, steps } = await runTimedScript(pool, url, script);
   await pool.query('DROP SCHEMA IF EXISTS hb CASCADE');
-  return { ms: r.wallMs, steps, loadAvg };
+  return { ms, steps, loadAvg };
 }
 
 // ---------------------------------------------------------------------------------------------------------

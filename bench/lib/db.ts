@@ -64,3 +64,22 @@ export function psqlQuote(text: string): string {
 export async function settle(pool: pg.Pool): Promise<void> {
   await pool.query('CHECKPOINT');
 }
+
+/**
+ * Runs a hand-written baseline script in one psql process (-f), timed spawn to exit, after a checkpoint; psql's
+ * \timing lines are summed per `\echo step:<name>` group.
+ */
+export async function runTimedScript(pool: pg.Pool, url: string, script: string): Promise<{ ms: number; steps: Record<string, number> }> {
+  await settle(pool);
+  const r = await psql(url, ['-f', script]);
+  if (r.code !== 0) throw new Error(`psql -f ${script} failed: ${r.stderr.slice(-3000)}`);
+  const steps: Record<string, number> = {};
+  let current = 'setup';
+  for (const line of r.stdout.split('\n')) {
+    const step = /^step:(.+)$/.exec(line);
+    if (step) current = step[1]!;
+    const t = /^Time: ([\d.]+) ms/.exec(line);
+    if (t) steps[current] = (steps[current] ?? 0) + Number(t[1]);
+  }
+  return { ms: r.wallMs, steps };
+}

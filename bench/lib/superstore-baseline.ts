@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { psql, settle } from './db';
+import { runTimedScript } from './db';
 
 // Issue 8's plain-SQL yardstick: the Superstore transform written by hand for one psql session
 // (bench/superstore-handwritten.sql: CREATE TABLE AS / INSERT ... SELECT into schema hb_superstore, from the same
@@ -46,18 +46,7 @@ export async function dropHandwritten(pool: pg.Pool): Promise<void> {
 /** Runs the script as one psql process (-X -q -v ON_ERROR_STOP=1 -f), timed spawn to exit by this process. */
 export async function runHandwritten(pool: pg.Pool, url: string): Promise<HandwrittenRun> {
   await dropHandwritten(pool);
-  await settle(pool);
-  const r = await psql(url, ['-f', HANDWRITTEN_SCRIPT]);
-  if (r.code !== 0) throw new Error(`psql -f ${HANDWRITTEN_SCRIPT} failed: ${r.stderr.slice(-3000)}`);
-  const steps: Record<string, number> = {};
-  let current = 'setup';
-  for (const line of r.stdout.split('\n')) {
-    const step = /^step:(.+)$/.exec(line);
-    if (step) current = step[1]!;
-    const t = /^Time: ([\d.]+) ms/.exec(line);
-    if (t) steps[current] = (steps[current] ?? 0) + Number(t[1]);
-  }
-  return { ms: r.wallMs, steps };
+  return runTimedScript(pool, url, HANDWRITTEN_SCRIPT);
 }
 
 /** Row count, measure sums and an order-free hash of every row of each compared table on one side. */
