@@ -9,16 +9,8 @@ import { sourceDbLocator } from '../sources/database';
 // Starting, asking and stopping a dataset's stream (workflows/stream.ts) from a client. The source database goes
 // into the workflow as its locator only: a password in the URL given here is dropped (the worker has its own).
 
-export interface StartStreamInput {
-  dataset: string;
-  sourceDir: string;
-  /** URL of the source database; its password, if any, is not sent. */
-  sourceDb: string;
-  stretchMs?: number;
-  stretchesPerRun?: number;
-  /** Reject budget of the initial full run (see StreamInput). */
-  rejectBudget?: string;
-}
+/** What `stream start` takes: the stream's input, its source database as a URL (a password in it is not sent). */
+export type StartStreamInput = Pick<StreamInput, 'dataset' | 'sourceDir' | 'sourceDb' | 'stretchMs' | 'stretchesPerRun' | 'rejectBudget'>;
 
 export class StreamAlreadyRunning extends Error {}
 
