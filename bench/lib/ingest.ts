@@ -91,11 +91,13 @@ export interface ChildOptions {
   env?: NodeJS.ProcessEnv;
   /** More arguments for the child (bench/lib/source-db.ts: --source-db URL --db-chunk-rows N). */
   extraArgs?: string[];
+  /** node flags for the child (bench/lib/source-db.ts: the deployed worker's, WORKER_NODE_FLAGS). */
+  nodeFlags?: string[];
 }
 
 /** The project's ingest in a child process of compiled JavaScript (dist/bench/ingest-child.js). */
 export async function projectIngest(o: ChildOptions): Promise<{ result: IngestChildResult; processMs: number }> {
-  const nodeArgs: string[] = [];
+  const nodeArgs: string[] = [...(o.nodeFlags ?? [])];
   if (o.cpuProfileDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`);
   const args = [...nodeArgs, await compiledChild('ingest-child'), '--db', o.url, '--source', o.spec.name, '--dir', o.dir];
   if (o.chunkBytes) args.push('--chunk-bytes', String(o.chunkBytes));

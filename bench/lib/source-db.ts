@@ -10,6 +10,7 @@ import { stagingTable } from '../../src/ingest/staging';
 import type { SourceSpec } from '../../src/sources/types';
 import { psqlQuote, settle, withDatabase } from './db';
 import { prepareStaging, projectIngest } from './ingest';
+import { WORKER_NODE_FLAGS } from './workers';
 import { check, loadAvg1, runProcess } from './proc';
 import type { ProcessRun } from './proc';
 import { round, spreadPct, summary } from './stats';
@@ -161,6 +162,8 @@ export async function benchSourceDb(o: {
             dir: o.dir,
             concurrency: o.concurrency,
             extraArgs: ['--source-db', sourceDb, '--db-chunk-rows', String(o.dbChunkRows)],
+            // the node flags the deployed worker runs with: the peak RSS target is about that process
+            nodeFlags: WORKER_NODE_FLAGS,
           });
           if (result.rowsRejected !== 0) throw new Error(`${method}: ${result.rowsRejected} rows rejected`);
           return { method, repeat: r, ms: processMs, rows: result.rowsLoaded, peakRssKiB: result.peakRssKiB, inProcessMs: result.ingestMs, chunks: result.timings.chunks, loadAvg };
