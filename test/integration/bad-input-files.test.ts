@@ -219,6 +219,36 @@ void describe('values are stored as written or refused', () => {
 });
 
 void describe('JSON and Parquet: read whole or refused; one bad value is one rejected row', () => {
+  void test('a JSON number of more than 15 significant digits is stored as written, never rounded through a JavaScript number', async () => {
+    const spec = defineSource({
+      name: 'exact_json',
+      file: 'values.json',
+      format: 'json',
+      columns: { id: col.int(), big: col.optional(col.int()), amount: col.optional(col.numeric()), note: col.optional(col.text()) },
+      primaryKey: ['id'],
+    });
+    // written by hand: JSON.stringify could not even produce these numbers
+    const text = [
+      '[{"id": 1, "big": 9007199254740993, "amount": 12345678901234567890.123456789, "note": 1234567890123456789},',
+      ' {"id": 2, "big": -9223372036854775807, "amount": 0.12345678901234567, "note": "12345678901234567"},',
+      ' {"id": 3, "big": 42, "amount": 40000.5, "note": "short"},',
+      ' {"id": 4, "big": 9223372036854775808, "amount": 1, "note": null}]',
+    ].join('\n');
+    const r = await load(spec, await fixture({ 'values.json': text }), { rejectBudget: '1' });
+    assert.deepEqual([r.rowsRead, r.rowsLoaded, r.rowsRejected], [4, 3, 1]);
+    const rows = await db.pool.query(`SELECT id::int, big::text, amount::text, note FROM staging.exact_json ORDER BY id`);
+    assert.deepEqual(rows.rows, [
+      { id: 1, big: '9007199254740993', amount: '12345678901234567890.123456789', note: '1234567890123456789' },
+      { id: 2, big: '-9223372036854775807', amount: '0.12345678901234567', note: '12345678901234567' },
+      { id: 3, big: '42', amount: '40000.5', note: 'short' },
+    ]);
+    const rejects = await db.pool.query<{ row_number: number; errors: string[] }>(`SELECT row_number::int, errors FROM ops.rejected_rows WHERE run_id = $1`, [r.runId]);
+    assert.deepEqual(
+      rejects.rows.map((x) => [x.row_number, x.errors[0]!.replace(/ \(got .*$/, '')]),
+      [[4, 'column big: integer out of range (bigint holds -9223372036854775808 to 9223372036854775807)']],
+    );
+  });
+
   const products = source('products');
   const record = (id: number, name = 'A') => ({ product_id: id, product_name: name, size: 'M', price: 10, product_category_id: 1 });
 
