@@ -36,8 +36,20 @@ function toInteger(v: unknown): unknown {
 const INT_OUT_OF_RANGE = Symbol('integer out of range');
 const INT_IMPRECISE = Symbol('integer beyond 2^53 read as a number');
 
+/**
+ * A decimal a reader could only get through a floating-point number that cannot hold it (a Parquet DECIMAL whose
+ * unscaled value is beyond 2^50, which hyparquet decodes as a JavaScript number): refused, never stored rounded.
+ */
+export class ImpreciseDecimal {
+  constructor(readonly approx: number) {}
+  toJSON(): string {
+    return `~${this.approx}`;
+  }
+}
+
 /** A numeric column's value: the decimal text exactly as written (trimmed), or a number's shortest exact text. */
 function toDecimalText(v: unknown): unknown {
+  if (v instanceof ImpreciseDecimal) return NUMERIC_IMPRECISE;
   if (typeof v === 'string') {
     const t = v.trim();
     if (!DECIMAL.test(t)) return v;
@@ -50,6 +62,7 @@ function toDecimalText(v: unknown): unknown {
   return v;
 }
 const NUMERIC_OUT_OF_RANGE = Symbol('number out of range');
+const NUMERIC_IMPRECISE = Symbol('decimal read through a floating-point number');
 
 function required(inner: z.ZodType, pgType: string, kind: ColumnKind): ColumnSpec {
   return { schema: z.preprocess(blankToNull, inner), pgType, nullable: false, kind };
@@ -91,7 +104,12 @@ const intSchema = z.preprocess(
 const numericSchema = z.preprocess(
   toDecimalText,
   z.custom<string>((v) => typeof v === 'string' && DECIMAL.test(v), {
-    error: (issue) => (issue.input === NUMERIC_OUT_OF_RANGE ? 'number out of range' : 'expected a number'),
+    error: (issue) =>
+      issue.input === NUMERIC_OUT_OF_RANGE
+        ? 'number out of range'
+        : issue.input === NUMERIC_IMPRECISE
+          ? 'a DECIMAL with more than 15 digits, decoded through a floating-point number: its exact value is lost (store it as text)'
+          : 'expected a number',
   }),
 );
 

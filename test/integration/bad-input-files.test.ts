@@ -252,6 +252,42 @@ void describe('JSON and Parquet: read whole or refused; one bad value is one rej
   const products = source('products');
   const record = (id: number, name = 'A') => ({ product_id: id, product_name: name, size: 'M', price: 10, product_category_id: 1 });
 
+  void test('a Parquet DECIMAL is stored as its exact decimal, or refused where a floating-point number cannot hold it', async () => {
+    const spec = defineSource({
+      name: 'exact_parquet',
+      file: 'values.parquet',
+      format: 'parquet',
+      columns: { id: col.int(), amount: col.optional(col.numeric()) },
+      primaryKey: ['id'],
+    });
+    // DECIMAL(18,1) stored as INT64 unscaled values; hyparquet decodes 3 as 0.30000000000000004
+    const parquet = parquetWriteBuffer({
+      columnData: [
+        { name: 'id', data: [1, 2, 3, 4, 5] },
+        { name: 'amount', data: [3n, 12345n, -7n, 0n, 9007199254740993n] },
+      ],
+      schema: [
+        { name: 'root', num_children: 2 },
+        { name: 'id', type: 'INT32', repetition_type: 'REQUIRED' },
+        { name: 'amount', type: 'INT64', converted_type: 'DECIMAL', scale: 1, precision: 18, repetition_type: 'OPTIONAL' },
+      ],
+    });
+    const r = await load(spec, await fixture({ 'values.parquet': new Uint8Array(parquet) }), { rejectBudget: '1' });
+    assert.deepEqual([r.rowsRead, r.rowsLoaded, r.rowsRejected], [5, 4, 1]);
+    const rows = await db.pool.query(`SELECT id::int, amount::text FROM staging.exact_parquet ORDER BY id`);
+    assert.deepEqual(rows.rows, [
+      { id: 1, amount: '0.3' },
+      { id: 2, amount: '1234.5' },
+      { id: 3, amount: '-0.7' },
+      { id: 4, amount: '0.0' },
+    ]);
+    const rejects = await db.pool.query<{ row_number: number; errors: string[] }>(`SELECT row_number::int, errors FROM ops.rejected_rows WHERE run_id = $1`, [r.runId]);
+    assert.deepEqual(
+      rejects.rows.map((x) => [x.row_number, x.errors[0]!.replace(/ \(got .*$/, '')]),
+      [[5, 'column amount: a DECIMAL with more than 15 digits, decoded through a floating-point number: its exact value is lost (store it as text)']],
+    );
+  });
+
   void test('a repeated key fails the load naming the file, the key and its position', async () => {
     const text = `[${JSON.stringify(record(1))},\n{"product_id": 2, "product_name": "B", "size": "M", "price": 1, "price": 2, "product_category_id": 1}]`;
     await fails(products, await fixture({ 'products.json': text }), 'SourceFormatError', /^products\.json: has the key "price" twice in one object \(only its last value would be kept\) \(line 2 column \d+\)$/);

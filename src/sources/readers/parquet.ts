@@ -7,6 +7,7 @@ const hyparquet = () => import('hyparquet');
 import type { RawRecord, Reader, RecordStream } from '../types';
 import { firstInvalidUtf8 } from '../../ingest/csv/utf8';
 import { checkFile, cleanName, decodeUtf8KeepingBadBytes, formatError, ioError, recordBuilder } from './common';
+import { ImpreciseDecimal } from '../columns';
 
 /** An AsyncBuffer over an open file: hyparquet asks for byte ranges (footer, column chunks) and gets only those. */
 function fileBuffer(handle: FileHandle, size: number): AsyncBuffer {
@@ -70,9 +71,16 @@ export const readParquet: Reader = async (path, options): Promise<RecordStream> 
   const { handle, metadata } = await openParquet(path, name);
   await handle.close();
   const { parquetRead, parquetSchema } = await hyparquet();
-  const names = (parquetSchema(metadata).children ?? []).map((child) => child.element.name);
+  const children = parquetSchema(metadata).children ?? [];
+  const names = children.map((child) => child.element.name);
   const header = names.map(cleanName);
   const build = recordBuilder(header);
+  // DECIMAL columns: hyparquet hands them over as unscaled * 10^-scale in a JavaScript number (3 at scale 1 is
+  // 0.30000000000000004); each becomes its exact decimal text again, or is refused where a number cannot hold it
+  const decimals = children.flatMap((child, k) => {
+    const e = child.element;
+    return e.converted_type === 'DECIMAL' || e.logical_type?.type === 'DECIMAL' ? [{ k, scale: e.scale ?? 0 }] : [];
+  });
 
   async function* records(): AsyncGenerator<RawRecord> {
     const opened = await openParquet(path, name);
@@ -101,7 +109,10 @@ export const readParquet: Reader = async (path, options): Promise<RecordStream> 
           }
           throw ioError(err, name, path);
         }
-        for (const cells of rows) yield { row: ++row, values: build(cells) };
+        for (const cells of rows) {
+          for (const { k, scale } of decimals) cells[k] = exactDecimal(cells[k], scale);
+          yield { row: ++row, values: build(cells) };
+        }
         rows = [];
         rowStart = rowEnd;
       }
@@ -112,3 +123,16 @@ export const readParquet: Reader = async (path, options): Promise<RecordStream> 
 
   return { header, records: records() };
 };
+
+/** Beyond this unscaled magnitude two roundings (hyparquet's, then ours) may no longer give the integer back. */
+const EXACT_UNSCALED = 2 ** 50;
+
+/** A decoded DECIMAL as its exact decimal text (unscaled value and scale recovered), or ImpreciseDecimal. */
+export function exactDecimal(v: unknown, scale: number): unknown {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return v;
+  const unscaled = scale <= 20 ? Math.round(v * 10 ** scale) : NaN;
+  if (!(Math.abs(unscaled) <= EXACT_UNSCALED)) return v === 0 ? '0' : new ImpreciseDecimal(v);
+  const digits = String(Math.abs(unscaled)).padStart(scale + 1, '0');
+  const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return unscaled < 0 ? `-${text}` : text;
+}
