@@ -26,8 +26,14 @@ describe('fault: SIGKILL of the worker in the middle of a stream', () => {
     const workers: ManagedProcess[] = [s.worker, await s.rig.startWorker('worker-2')];
     let killed: string | undefined;
     const outcome = await streamThroughFault(s, async () => {
-      const pending = (await streamHandle(s.rig.client, 'django-apparel').describe()).raw.pendingActivities ?? [];
-      const identity = pending.find((p) => p.activityType?.name === 'runStream')?.lastWorkerIdentity ?? '';
+      // the stretch in hand: between two stretches (or at a continue-as-new) no runStream has started yet, so wait
+      // for one a worker has picked up
+      let identity = '';
+      for (let tries = 0; tries < 150 && !identity; tries++) {
+        const pending = (await streamHandle(s.rig.client, 'django-apparel').describe()).raw.pendingActivities ?? [];
+        identity = pending.find((p) => p.activityType?.name === 'runStream')?.lastWorkerIdentity ?? '';
+        if (!identity) await new Promise((r) => setTimeout(r, 100));
+      }
       const victim = workers.find((w) => identity.startsWith(`${w.child.pid}@`));
       assert.ok(victim, `the worker running the stretch (${identity}) is one of ours`);
       killed = identity;
