@@ -67,3 +67,17 @@ export function rawRecord(fields: string[] | null, buf: Buffer, d: Declined, hea
   for (let k = 0; k < n; k++) setOwn(raw, k < header.length ? header[k]! : `(extra field ${k + 1})`, fields[k]!);
   return raw;
 }
+
+/** Why a decoded record is rejected for NUL bytes in its cells (PostgreSQL text cannot hold them); undefined if none. */
+export function nulReasons(raw: Record<string, unknown>, header: readonly string[]): Declined['reasons'] {
+  const errors: string[] = [];
+  const kinds: string[] = [];
+  for (const name of header) {
+    const v = raw[name];
+    if (typeof v === 'string' && v.includes('\u0000')) {
+      errors.push(`column ${name}: contains a NUL byte (binary data?)`);
+      kinds.push(`${name}: contains a NUL byte`);
+    }
+  }
+  return errors.length > 0 ? { errors, kinds: [...new Set(kinds)] } : undefined;
+}

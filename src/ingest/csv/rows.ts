@@ -5,13 +5,12 @@ import type { RejectedRow } from '../batch';
 import { rejectFromErrors } from '../batch';
 import { csvField } from '../encode';
 import { decodeRun } from './decode';
-import { rawRecord, structuralReasons } from './declined';
+import { nulReasons, rawRecord, structuralReasons } from './declined';
 import type { Declined } from './declined';
 import { checkDate, checkQuotedText, checkDecimal, checkInt, checkNumeric, checkText, checkTimestamp, isoShaped, matchDateFormats, parsed } from './fast-validate';
 import type { CsvLayout } from './layout';
 import { EOL_CRLF, EOL_LF, F_QUOTED, LF, RecordScanner } from './scan';
 import { CopyOutput, EOL_BYTES } from './copy-output';
-
 
 /** How a cell that passed its check is written: its bytes as read, trimmed, or its date in ISO form. */
 const AS_READ = 0;
@@ -368,21 +367,10 @@ export class CsvRowProcessor {
     const row = d.row;
     this.line = this.lineAt(buf, d.start);
     const raw = rawRecord(fields, buf, d, this.layout.header, this.scanner.capacity);
-    if (d.reasons) {
-      this.reject(row, raw, d.reasons.errors, d.reasons.kinds);
-      return;
-    }
-    const errors: string[] = [];
-    const kindsSeen: string[] = [];
-    for (let k = 0; k < width; k++) {
-      const v = raw[header[k]!];
-      if (typeof v === 'string' && v.includes('\u0000')) {
-        errors.push(`column ${header[k]}: contains a NUL byte (binary data?)`);
-        kindsSeen.push(`${header[k]}: contains a NUL byte`);
-      }
-    }
-    if (errors.length > 0) {
-      this.reject(row, raw, errors, [...new Set(kindsSeen)]);
+    // rejected for its structure, or for NUL bytes, whatever zod would say of its values
+    const early = d.reasons ?? nulReasons(raw, header);
+    if (early) {
+      this.reject(row, raw, early.errors, early.kinds);
       return;
     }
     const result = validateRecord(this.layout.spec, { row, values: raw });
