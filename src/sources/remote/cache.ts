@@ -89,14 +89,21 @@ async function sizeOf(p: string): Promise<number | undefined> {
   }
 }
 
-async function hashFile(p: string): Promise<{ sha256: string; md5: string }> {
-  const sha = createHash('sha256');
-  const md5 = createHash('md5');
-  for await (const chunk of createReadStream(p)) {
-    sha.update(chunk as Buffer);
-    md5.update(chunk as Buffer);
+/** The sha256 and MD5 of a download, computed as its bytes are written (a resumed one first reads what it kept). */
+class Digests {
+  private readonly sha = createHash('sha256');
+  private readonly md5 = createHash('md5');
+  update(buf: Buffer): void {
+    this.sha.update(buf);
+    this.md5.update(buf);
   }
-  return { sha256: sha.digest('hex'), md5: md5.digest('hex') };
+  async updateFrom(p: string, bytes: number): Promise<void> {
+    if (bytes === 0) return;
+    for await (const chunk of createReadStream(p, { start: 0, end: bytes - 1 })) this.update(chunk as Buffer);
+  }
+  digest(): { sha256: string; md5: string } {
+    return { sha256: this.sha.digest('hex'), md5: this.md5.digest('hex') };
+  }
 }
 
 function alive(pid: number): boolean {
@@ -193,9 +200,10 @@ export async function releaseCached(settings: RemoteSettings, cachedPath: string
   await rm(dir, { recursive: true, force: true });
 }
 
-/** Writes the body to `part` (appending when it continues it); returns the bytes now in `part`. */
-async function receive(file: RemoteFile, res: RemoteBody, part: string, opts: FetchOptions, have: number, dog: Watchdog): Promise<number> {
+/** Writes the body to `part` (appending when it continues it) and hashes it; returns the bytes now in `part`. */
+async function receive(file: RemoteFile, res: RemoteBody, part: string, opts: FetchOptions, have: number, dog: Watchdog, digests: Digests): Promise<number> {
   const append = res.offset > 0 && res.offset === have;
+  if (append) await digests.updateFrom(part, have);
   const fh = await open(part, append ? 'a' : 'w');
   let written = append ? have : 0;
   let received = 0;
@@ -210,6 +218,7 @@ async function receive(file: RemoteFile, res: RemoteBody, part: string, opts: Fe
         first = false;
       }
       await fh.write(buf);
+      digests.update(buf);
       written += buf.length;
       received += buf.length;
       if (Date.now() - lastBeat > 1000) {
@@ -243,13 +252,14 @@ async function download(file: RemoteFile, head: RemoteHead, dir: string, opts: F
   const have = file.resumable ? ((await sizeOf(part)) ?? 0) : 0;
   dog.poke();
   const res = await file.open(have, head.etag, dog.controller.signal);
-  const size = await receive(file, res, part, opts, have, dog);
+  const digests = new Digests();
+  const size = await receive(file, res, part, opts, have, dog, digests);
   dog.stop();
   const total = res.size ?? head.size;
   if (total !== undefined && size !== total) {
     throw new TransientFetchError(`${file.uri}: received ${size} bytes, the store reports ${total}`, true);
   }
-  const { sha256, md5 } = await hashFile(part);
+  const { sha256, md5 } = digests.digest();
   const vouched = res.md5 ?? head.md5;
   if (vouched && vouched.toLowerCase() !== md5) {
     await rm(part, { force: true });
