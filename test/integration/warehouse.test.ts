@@ -6,80 +6,22 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { djangoApparel } from '../../src/datasets/django-apparel';
-import type { LayerSpec } from '../../src/datasets/types';
 import { InputError } from '../../src/errors';
 import { stagingDDL } from '../../src/ingest/staging';
-import { runLayerGates } from '../../src/warehouse/gates';
 import { migrate } from '../../src/warehouse/migrate';
 import { parseModelTests, runModel } from '../../src/warehouse/models';
 import { publishRun } from '../../src/warehouse/publish';
+import { runLayerGates } from '../../src/warehouse/gates';
+import { ADMIN_URL, buildAll, expectGateFailure, given, insertGiven, layers } from './warehouse-fixture';
 
-// Warehouse models end to end, dbt unit-test style: a small hand-written staging dataset ("given"), every
+// Warehouse models end to end, dbt unit-test style: a small hand-written staging dataset ("given", in
+// warehouse-fixture.ts, shared with gates.test.ts), every
 // model of every layer, the quality gates, and the exact rows of both marts ("expected").
 // Needs a PostgreSQL server; set GUDANG_TEST_ADMIN_URL to use another one than the local trust-auth default.
 
-const ADMIN_URL = process.env.GUDANG_TEST_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
 const DB_NAME = `gudang_test_${randomBytes(5).toString('hex')}`;
-const layers = djangoApparel.layers;
-const layer = (name: string): LayerSpec => {
-  const found = layers.find((l) => l.name === name);
-  assert.ok(found, `layer ${name}`);
-  return found;
-};
-
 let admin: pg.Client;
 let pool: pg.Pool;
-
-// ------------------------------------------------------------------ given
-const given: Record<string, unknown[][]> = {
-  product_categories: [
-    [1, 'Hoodies'],
-    [2, 'Jeans'],
-  ],
-  // products 1 and 2 share a name and differ by size
-  products: [
-    [1, 'Hoodie Black', 'M', 100, 1],
-    [2, 'Hoodie Black', 'L', 110, 1],
-    [3, 'Jeans Blue', '32', 200, 2],
-  ],
-  customers: [
-    [1, 'Ani', 'Wijaya', 'Female'],
-    [2, 'Budi', null, 'Male'],
-    [3, 'Citra', 'Lestari', null],
-  ],
-  provinces: [
-    [10, 'Jawa Barat'],
-    [20, 'Bali'],
-  ],
-  cities: [
-    [100, 'Bandung', 10],
-    [101, 'Bogor', 10],
-    [200, 'Denpasar', 20],
-  ],
-  // January and February of two years; order 6's customer and order 7's city are missing from staging
-  orders: [
-    [1, '2022-01-05 10:00:00', 1, 10, 100],
-    [2, '2022-01-20 08:30:00', 2, 10, 101],
-    [3, '2022-02-14 12:00:00', 1, 10, 100],
-    [4, '2023-01-03 09:00:00', 3, 20, 200],
-    [5, '2023-02-28 23:59:00', 2, 10, 100],
-    [6, '2023-02-01 00:00:00', 99, 10, 100],
-    [7, '2022-01-31 23:30:00', 3, 10, 999],
-  ],
-  // line 1005 references product 99, missing from staging
-  order_details: [
-    [1001, 1, 1, 2, 100, 200],
-    [1002, 1, 3, 1, 200, 200],
-    [1003, 2, 2, 1, 110, 110],
-    [1004, 3, 1, 1, 100, 100],
-    [1005, 3, 99, 3, 50, 150],
-    [1006, 4, 3, 2, 200, 400],
-    [1007, 5, 2, 1, 110, 110],
-    [1008, 5, 1, 1, 100, 100],
-    [1009, 6, 3, 1, 199.99, 199.99],
-    [1010, 7, 1, 1, 100, 100],
-  ],
-};
 
 // ------------------------------------------------------------------ expected
 // month, total_revenue, total_orders, total_quantity, average_order_value
@@ -101,33 +43,6 @@ const expectedProductByCities = [
 ];
 
 // ------------------------------------------------------------------ helpers
-async function insertGiven(source: string, rows: unknown[][]): Promise<void> {
-  const spec = djangoApparel.sources.find((s) => s.name === source);
-  assert.ok(spec, `source ${source}`);
-  const cols = Object.keys(spec.columns);
-  for (const row of rows) {
-    const params = row.map((_, i) => `$${i + 1}`).join(', ');
-    await pool.query(`INSERT INTO staging.${source} (${cols.join(', ')}) VALUES (${params})`, row);
-  }
-}
-
-async function buildAll(): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (const l of layers) {
-    for (const model of l.models) {
-      const result = await runModel(pool, djangoApparel, model, { publish: true });
-      assert.equal(result.model, model.name);
-      assert.equal(result.table, model.table);
-      counts.set(model.table, result.rows);
-    }
-    const gate = await runLayerGates(pool, djangoApparel, l);
-    assert.equal(gate.layer, l.name);
-    assert.ok(gate.checks.length > 0, `layer ${l.name} has checks`);
-    for (const check of gate.checks) assert.ok(check.passed, `${check.check} on ${check.table}`);
-  }
-  return counts;
-}
-
 async function rowsAsText(sql: string): Promise<(string | null)[][]> {
   const { rows } = await pool.query({ text: sql, rowMode: 'array' });
   return (rows as unknown[][]).map((r) => r.map((v) => (v === null ? null : String(v))));
@@ -148,20 +63,6 @@ async function dumpWarehouse(): Promise<Record<string, string[]>> {
     dump[t] = rows.map((r) => r.r);
   }
   return dump;
-}
-
-async function expectGateFailure(layerName: string, ...fragments: string[]): Promise<InputError> {
-  let caught: unknown;
-  try {
-    await runLayerGates(pool, djangoApparel, layer(layerName));
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof InputError, `expected InputError, got ${String(caught)}`);
-  assert.equal(caught.type, 'QualityGateFailed');
-  if (process.env.GUDANG_TEST_VERBOSE) console.log(caught.message);
-  for (const fragment of fragments) assert.ok(caught.message.includes(fragment), `message lacks ${JSON.stringify(fragment)}:\n${caught.message}`);
-  return caught;
 }
 
 // ------------------------------------------------------------------ tests
@@ -261,9 +162,9 @@ void describe('warehouse models and quality gates', () => {
 
   void test('every model builds from the given staging data and every gate passes', async () => {
     for (const spec of djangoApparel.sources) await pool.query(stagingDDL(spec));
-    for (const [source, rows] of Object.entries(given)) await insertGiven(source, rows);
+    for (const [source, rows] of Object.entries(given)) await insertGiven(pool, source, rows);
 
-    const counts = await buildAll();
+    const counts = await buildAll(pool);
     assert.equal(counts.get('warehouse.dim_date'), 365 + 365 + 1, 'whole years 2022 and 2023, plus the unknown member');
     assert.equal(counts.get('warehouse.dim_customers'), 4);
     assert.equal(counts.get('warehouse.dim_products'), 4);
@@ -350,7 +251,7 @@ void describe('warehouse models and quality gates', () => {
       'warehouse.dim_products',
       'warehouse.fct_transactions',
     ]);
-    await buildAll();
+    await buildAll(pool);
     assert.deepEqual(await dumpWarehouse(), first);
   });
 
@@ -383,7 +284,7 @@ void describe('warehouse models and quality gates', () => {
     await pool.query(`UPDATE staging.customers SET last_name = 'Santoso' WHERE customer_id = 2`);
     await pool.query(`DELETE FROM staging.customers WHERE customer_id = 3`);
     await pool.query(`INSERT INTO staging.customers VALUES (4, 'Dewi', 'Putri', 'Female')`);
-    await buildAll();
+    await buildAll(pool);
     const after = await rowsAsText(`SELECT customer_id, customer_key, full_name FROM warehouse.dim_customers ORDER BY customer_key`);
     for (const [id, key] of after) if (before.has(id)) assert.equal(key, before.get(id), `customer ${id} kept its key`);
     assert.deepEqual(
@@ -406,11 +307,11 @@ void describe('warehouse models and quality gates', () => {
     await pool.query(`DELETE FROM staging.customers WHERE customer_id = 4`);
     await pool.query(`UPDATE staging.customers SET last_name = NULL WHERE customer_id = 2`);
     await pool.query(`INSERT INTO staging.customers VALUES (3, 'Citra', 'Lestari', NULL)`);
-    await buildAll();
+    await buildAll(pool);
   });
 
   void test('a one-month run rebuilds only that month of the fact and equals a full refresh', async () => {
-    await buildAll();
+    await buildAll(pool);
     const layout = await rowsAsText(`SELECT tableoid::regclass::text FROM warehouse.fct_transactions GROUP BY 1 ORDER BY 1`);
     assert.deepEqual(layout, [
       ['warehouse.fct_transactions_202201'],
@@ -443,18 +344,19 @@ void describe('warehouse models and quality gates', () => {
       assert.equal(after.get('1003')?.[1], 'warehouse.fct_transactions_202202', 'the moved line sits in February only');
       assert.equal(after.size, before.length);
       const monthRun = await dumpWarehouse();
-      await buildAll();
+      await buildAll(pool);
       assert.deepEqual(monthRun, await dumpWarehouse(), 'a full refresh over the same staging gives the same warehouse');
     } finally {
       await pool.query(`UPDATE staging.order_details SET qty = 1, unit_sales = 100 WHERE order_detail_id = 1004`);
       await pool.query(`UPDATE staging.orders SET order_date = '2022-01-20 08:30:00' WHERE order_id = 2`);
-      await buildAll();
+      await buildAll(pool);
     }
   });
 
   void test('a dangling dimension reference fails the facts gate, naming check, table and keys', async () => {
     await pool.query(`DELETE FROM warehouse.dim_products WHERE product_id = 3`);
     const err = await expectGateFailure(
+      pool,
       'facts',
       'quality gate failed after layer facts: ',
       "relationship(product_key -> ref('dim_products').product_key) on warehouse.fct_transactions: 3 rows, e.g. order_detail_id=1002, 1006, 1009",
@@ -470,23 +372,25 @@ void describe('warehouse models and quality gates', () => {
         sample: ['order_detail_id=1002', 'order_detail_id=1006', 'order_detail_id=1009'],
       },
     ]);
-    await buildAll(); // product 3 comes back (under a new key) and the fact follows
+    await buildAll(pool); // product 3 comes back (under a new key) and the fact follows
   });
 
   void test('a missing fact row fails the reconciliation tests', async () => {
     await pool.query(`DELETE FROM warehouse.fct_transactions WHERE order_detail_id = 1004`);
     await expectGateFailure(
+      pool,
       'facts',
       'fct_transactions_reconciles_with_staging on warehouse.fct_transactions: 2 rows, e.g. ',
       'problem=totals differ, staging=rows=10 sales=1669.99, fact=rows=9 sales=1569.99',
       'order_detail_id=1004, problem=missing from fact',
     );
     // the marts were built before the damage: they no longer reconcile with the fact
-    await expectGateFailure('marts', 'dm_revenue_by_months_reconciles_with_fact on mart.dm_revenue_by_months', 'month=2022-02');
+    await expectGateFailure(pool, 'marts', 'dm_revenue_by_months_reconciles_with_fact on mart.dm_revenue_by_months', 'month=2022-02');
     // a changed value with every count unchanged is found too (the fingerprint compares every line's values)
-    await buildAll();
+    await buildAll(pool);
     await pool.query(`UPDATE warehouse.fct_transactions SET qty = 3, item_price = 50 WHERE order_detail_id = 1001`);
     await expectGateFailure(
+      pool,
       'facts',
       'fct_transactions_reconciles_with_staging on warehouse.fct_transactions: 1 row, e.g. ',
       'order_detail_id=1001, problem=values differ, staging=order_id=1 qty=2 item_price=100 unit_sales=200, fact=order_id=1 qty=3 item_price=50 unit_sales=200',
@@ -494,11 +398,12 @@ void describe('warehouse models and quality gates', () => {
   });
 
   void test('duplicates and missing unknown members fail the dimensions gate', async () => {
-    await buildAll();
+    await buildAll(pool);
     await pool.query(`ALTER TABLE warehouse.dim_locations DROP CONSTRAINT dim_locations_city_id_key`);
     await pool.query(`INSERT INTO warehouse.dim_locations (location_key, city_id, city_name, province_id, province_name) VALUES (99, 101, 'Bogor again', 10, 'Jawa Barat')`);
     await pool.query(`DELETE FROM warehouse.dim_customers WHERE customer_key = -1`);
     await expectGateFailure(
+      pool,
       'dimensions',
       'unique(city_id) on warehouse.dim_locations: 2 rows, e.g. city_id=101',
       'unknown_member(customer_key = -1) on warehouse.dim_customers: 1 row, e.g. customer_key=-1 is missing',

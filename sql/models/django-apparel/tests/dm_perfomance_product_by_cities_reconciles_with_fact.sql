@@ -19,7 +19,9 @@ fact AS NOT MATERIALIZED (
   SELECT f.order_id, f.location_key, f.product_key, f.qty, f.unit_sales
   FROM {{ published('fct_transactions') }} AS f
   CROSS JOIN run
-  WHERE run.period IS NOT NULL
+  -- a subquery, so a one-time filter: a full refresh never reads the published fact (with run.period the anti-join
+  -- below ran over the whole published fact first, 0.7 s at 1M lines, and found nothing to keep)
+  WHERE (SELECT period FROM run) IS NOT NULL
     AND (f.order_date IS NULL OR f.order_date < run.starts OR f.order_date >= run.ends)
     AND NOT EXISTS (SELECT 1 FROM {{ ref('fct_transactions') }} AS n WHERE n.order_detail_id = f.order_detail_id)
 ),
@@ -28,17 +30,13 @@ mart AS (
   SELECT total_quantity, total_sales, total_orders FROM {{ ref('dm_perfomance_product_by_cities') }}
 ),
 
--- one scan of the fact, hashed twice: a row per (city, product, order), then per (city, product). Counting the
--- first gives the mart's total_orders summed, counting the second its row count (no DISTINCT sort).
-per_order AS (
-  SELECT location_key, product_key, sum(qty) AS qty, sum(unit_sales) AS sales
-  FROM fact
-  GROUP BY location_key, product_key, order_id
-),
-
+-- one scan of the fact, sorted by (city, product): a pair's quantity and sales, and its distinct orders by
+-- count(DISTINCT), which sorts the pair's order ids (about a hundred) in memory. Summing the pairs gives the mart's
+-- total_orders summed, counting them its row count (issue 14: a hash of every (city, product, order) with two numeric
+-- sums each spilled to disk at 1M lines and took twice as long).
 per_pair AS (
-  SELECT sum(qty) AS qty, sum(sales) AS sales, count(*) AS orders
-  FROM per_order
+  SELECT sum(qty) AS qty, sum(unit_sales) AS sales, count(DISTINCT order_id) AS orders
+  FROM fact
   GROUP BY location_key, product_key
 ),
 

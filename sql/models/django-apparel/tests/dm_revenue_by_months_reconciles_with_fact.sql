@@ -24,17 +24,15 @@ mart AS (
   WHERE run.period IS NULL OR m.month = run.starts::date
 ),
 
--- one scan of the fact: a row per (month, order), then per month; the month NULL collects the undated lines
-per_order AS (
-  SELECT date_trunc('month', order_date)::date AS month, sum(unit_sales) AS revenue, sum(qty) AS qty, count(*) AS lines
-  FROM fact
-  GROUP BY 1, order_id
-),
-
+-- one scan of the fact, grouped by month only: revenue, quantity and lines summed straight from the lines, and the
+-- month's distinct orders counted by count(DISTINCT), which sorts each month's order ids (issue 14: a hash of every
+-- (month, order) with its numeric sums spilled to disk at 1M lines and took three times as long). The month NULL
+-- collects the undated lines.
 by_month AS (
-  SELECT month, sum(revenue) AS total_revenue, count(*) AS total_orders, sum(qty)::bigint AS total_quantity, sum(lines) AS lines
-  FROM per_order
-  GROUP BY month
+  SELECT date_trunc('month', order_date)::date AS month, sum(unit_sales) AS total_revenue, count(DISTINCT order_id) AS total_orders,
+         sum(qty)::bigint AS total_quantity, count(*) AS lines
+  FROM fact
+  GROUP BY 1
 ),
 
 expected AS (
