@@ -239,7 +239,9 @@ async function main(): Promise<void> {
   await mkdir(path.resolve(REPO_DIR, o.resultsDir), { recursive: true });
   const day = startedAt.toISOString().slice(0, 10);
   const partsTag = o.parts.length < 3 ? `-${o.parts.join('+')}` : '';
-  let outFile = path.resolve(REPO_DIR, o.resultsDir, `${day}-${human(expectedRows)}${partsTag}.json`);
+  // a Superstore-only run is sized by its own lines (--superstore-lines), not by the order lines it never generated
+  const sizeRows = o.parts.length === 1 && o.parts[0] === 'superstore' ? o.superstoreLines : expectedRows;
+  let outFile = path.resolve(REPO_DIR, o.resultsDir, `${day}-${human(sizeRows)}${partsTag}.json`);
   // never overwrite an earlier run of the same day: add the start time
   if (existsSync(outFile)) outFile = outFile.replace(/\.json$/, `-${stamp.slice(9, 13)}.json`);
   const json = {
