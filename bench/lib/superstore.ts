@@ -91,17 +91,18 @@ async function writeCsvs(dir: string, opts: SuperstoreOptions, log: (m: string) 
   await writeFile(marker, JSON.stringify({ ...opts, generatedAt: new Date().toISOString() }));
 }
 
-export async function benchSuperstore(o: {
+export interface SuperstoreSize {
   pool: pg.Pool;
   url: string;
   orderLines: number;
   customers: number;
   products: number;
-  repeats: number;
   dataDir: string;
-  workDir: string;
   log: (msg: string) => void;
-}): Promise<SuperstoreBench> {
+}
+
+/** Generates the Superstore-shaped CSVs (once) and loads them into superstore_staging by psql \copy (untimed). */
+export async function loadSuperstoreStaging(o: SuperstoreSize): Promise<Record<string, number>> {
   const { pool, log } = o;
   const opts: SuperstoreOptions = { orderLines: o.orderLines, customers: o.customers, products: o.products, seed: 7, months: 24 };
   const dir = path.join(o.dataDir, `superstore-${o.orderLines}-${o.customers}-${o.products}`);
@@ -120,6 +121,12 @@ export async function benchSuperstore(o: {
   }
   if (staging.orders !== o.orderLines) throw new Error(`superstore: staging has ${staging.orders} order lines, expected ${o.orderLines}`);
   log(`superstore: staging loaded (untimed): ${JSON.stringify(staging)}`);
+  return staging;
+}
+
+export async function benchSuperstore(o: SuperstoreSize & { repeats: number; workDir: string }): Promise<SuperstoreBench> {
+  const { pool, log } = o;
+  const staging = await loadSuperstoreStaging(o);
 
   await resetWarehouse(pool, superstore);
   const script = path.join(o.workDir, 'superstore-transform.psql');
