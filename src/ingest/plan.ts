@@ -37,13 +37,13 @@ export interface LoadPlan {
   sizeBytes: number;
   mtimeMs: number;
   /**
-   * sha256 of the whole file as read while planning (a database table: of its read). For a CSV file it is also the
-   * hash of the bytes loaded: chunks read only bytes whose block matches `blockSha256` (src/ingest/verify.ts).
+   * sha256 of the whole file as read while planning (a database table: of its read). It is also the hash of the
+   * bytes loaded: chunks and readers read only bytes whose block matches `blockSha256` (src/ingest/verify.ts).
    */
   sha256: string;
-  /** CSV: the size of the blocks of `blockSha256`; absent for other files (and plans made before block hashes). */
+  /** Files: the size of the blocks of `blockSha256`; absent for database tables (and plans made before block hashes). */
   verifyBlockBytes?: number;
-  /** CSV: sha256 of each block [k * verifyBlockBytes, (k + 1) * verifyBlockBytes) of the file, 32 bytes each. */
+  /** Files: sha256 of each block [k * verifyBlockBytes, (k + 1) * verifyBlockBytes) of the file, 32 bytes each. */
   blockSha256?: Buffer;
   /** Column names in file order, as the file has them. */
   header: string[];
@@ -79,7 +79,7 @@ export interface PlanOptions {
   sourceRoot?: string;
   /** Landing tables of loads idle this long are dropped when the next plan runs (default 24 h). */
   staleAfterMs?: number;
-  /** Block size of a CSV file's block hashes (default VERIFY_BLOCK_BYTES, 1 MiB; tests use smaller ones). */
+  /** Block size of a file's block hashes (default VERIFY_BLOCK_BYTES, 1 MiB; tests use smaller ones). */
   verifyBlockBytes?: number;
   heartbeat?: (details: Record<string, unknown>) => void;
 }
@@ -268,7 +268,7 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
   const copyColumns = header.map((h) => byHeader.get(h)!);
 
   opts.heartbeat?.({ phase: 'planning', hashedBytes: 0, sizeBytes: st.size });
-  const verifyBlockBytes = spec.format === 'csv' ? Math.max(1, opts.verifyBlockBytes ?? VERIFY_BLOCK_BYTES) : undefined;
+  const verifyBlockBytes = Math.max(1, opts.verifyBlockBytes ?? VERIFY_BLOCK_BYTES);
   const hashed = await hashFile(path, st.size, verifyBlockBytes, head?.length ?? 0, opts.heartbeat);
   const { sha256, blocks, quotes } = hashed;
   // the header checked is the one hashed (and so the one chunk 0's first block is checked against)

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { InputError } from '../errors';
 
 // A load reads only the bytes its plan hashed. The plan hashes the file block by block (block k: the bytes
@@ -64,6 +65,8 @@ function changed(file: string, why: string): InputError {
 export class VerifiedReader {
   private window: Buffer | undefined;
   private windowBlock = -1;
+  /** Reads one after the other: the window is shared, and a read fills it on a libuv thread. */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly fh: FileHandle,
@@ -88,7 +91,13 @@ export class VerifiedReader {
   }
 
   /** Fills out[offset, offset + length) with the file's bytes from `position` on, each verified against the plan. */
-  async read(out: Buffer, offset: number, length: number, position: number): Promise<void> {
+  read(out: Buffer, offset: number, length: number, position: number): Promise<void> {
+    const done = this.queue.then(() => this.readNow(out, offset, length, position));
+    this.queue = done.catch(() => {});
+    return done;
+  }
+
+  private async readNow(out: Buffer, offset: number, length: number, position: number): Promise<void> {
     const B = this.plan.verifyBlockBytes;
     if (!B || !this.plan.blockSha256) return this.readFully(out, offset, length, position);
     const size = this.plan.sizeBytes;
@@ -123,8 +132,25 @@ export class VerifiedReader {
   }
 }
 
+/** A planned file opened for verified reads (Excel, JSON and Parquet readers given ReaderOptions.verify). */
+export async function openVerified(path: string, plan: PlannedBytes): Promise<{ reader: VerifiedReader; close: () => Promise<void> }> {
+  const fh = await open(path, 'r');
+  return { reader: new VerifiedReader(fh, plan), close: () => fh.close() };
+}
+
+/** The bytes [start, end) of a planned file, verified, in fresh buffers of up to `pieceBytes`. */
+export async function* verifiedBytes(reader: VerifiedReader, start: number, end: number, pieceBytes = 256 * 1024): AsyncGenerator<Buffer> {
+  for (let pos = start; pos < end; ) {
+    const n = Math.min(pieceBytes, end - pos);
+    const piece = Buffer.allocUnsafe(n);
+    await reader.read(piece, 0, n, pos);
+    pos += n;
+    yield piece;
+  }
+}
+
 /**
- * Excel, JSON, Parquet (read by their readers, not in blocks): the file hashed again once the reader reached its end,
+ * Plans made before every file had block hashes: Excel, JSON, Parquet: the file hashed again once the reader reached its end,
  * before the load's last batch commits, must be the planned one. A change undone before the end is not seen.
  */
 export async function assertFileAsPlanned(fh: FileHandle, plan: PlannedBytes & { sha256: string }): Promise<void> {

@@ -1,3 +1,4 @@
+import type { PlannedBytes } from '../ingest/verify';
 import type { z } from 'zod';
 
 export type SourceFormat = 'csv' | 'excel' | 'json' | 'parquet';
@@ -93,6 +94,11 @@ export interface ReaderOptions {
   dateColumns?: readonly string[];
   /** Display name for error messages (the file name relative to the source root). */
   displayName: string;
+  /**
+   * A load's plan (Excel, JSON, Parquet): every byte the reader parses is read through a VerifiedReader, from a block
+   * whose sha256 matched the plan's (src/ingest/verify.ts); a changed block fails the read naming the file.
+   */
+  verify?: PlannedBytes;
 }
 
 /** A reader turns a file into a header plus a stream of raw records, with memory bounded by a batch, not the file. */

@@ -282,7 +282,7 @@ void describe('loadSource: the pipeline load (runLoad) in-process', () => {
     assert.deepEqual(await one(`SELECT count(*)::int AS n FROM ops.loads WHERE run_id = 'in-place'`), { n: 0 });
   });
 
-  void test('a JSON file whose content changes in place (same size, same modification time) fails when its reader reaches the end', async () => {
+  void test('a JSON file whose content changes in place (same size, same modification time) fails at the block its reader reads', async () => {
     const products = djangoApparel.sources.find((s) => s.name === 'products')!;
     const d = path.join(dir, 'in-place-json');
     await mkdir(d, { recursive: true });
@@ -295,7 +295,7 @@ void describe('loadSource: the pipeline load (runLoad) in-process', () => {
     await utimes(file, 1_700_000_000, 1_700_000_000);
     await assert.rejects(loadChunk(db.pool, products, 'in-place-json', 0), (err: unknown) => {
       assert.ok(err instanceof InputError, String(err));
-      assert.match(err.message, /^products\.json: changed while being loaded \(\d+ bytes with sha256 [0-9a-f]{64} after reading, planned \d+ bytes with sha256 [0-9a-f]{64}\); run the load again$/);
+      assert.match(err.message, /^products\.json: changed while being loaded \(its bytes 0 to \d+ are not the ones planned: sha256 [0-9a-f]{64}, planned [0-9a-f]{64}\); run the load again$/);
       return true;
     });
     const chunk = await one<{ status: string; rows_read: number }>(`SELECT status, rows_read::int FROM ops.load_chunks WHERE run_id = 'in-place-json'`);

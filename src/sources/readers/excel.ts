@@ -1,8 +1,8 @@
-import { open } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { RawRecord, Reader, RecordStream } from '../types';
 import { InputError } from '../../errors';
 import { checkFile, cleanName, formatError, ioError, recordBuilder } from './common';
+import type { Verified, ZipDirectory } from './excel-zip';
+import { openZip, verifiedZip } from './excel-zip';
 
 // The parts of exceljs' streaming reader we rely on. Its published typings omit `name`, `id`, `model`, ...
 interface StreamCell {
@@ -24,29 +24,6 @@ interface StreamWorkbook {
   workbookRels?: { Id: string; Target: string; Type?: string }[];
   properties?: { model?: { date1904?: boolean } };
   [Symbol.asyncIterator](): AsyncIterator<StreamWorksheet>;
-}
-
-// unzipper (exceljs' own zip library) reads a zip's central directory, then any single part on its own.
-interface ZipDirectory {
-  files: { path: string; stream(): NodeJS.ReadableStream }[];
-}
-const unzipper = createRequire(import.meta.url)('unzipper') as { Open: { file(path: string): Promise<ZipDirectory> } };
-
-/** The zip's directory (random access: each part is read on its own, whole). */
-async function openZip(path: string, name: string): Promise<ZipDirectory> {
-  try {
-    return await unzipper.Open.file(path);
-  } catch (err) {
-    const head = Buffer.alloc(4);
-    const fh = await open(path, 'r');
-    try {
-      await fh.read(head, 0, 4, 0);
-    } finally {
-      await fh.close();
-    }
-    if (head.toString('latin1') !== 'PK\u0003\u0004') throw formatError(name, 'is not an .xlsx workbook (not a zip archive)');
-    throw formatError(name, `is not a complete .xlsx workbook: its zip directory is missing or damaged (a truncated file?): ${(err as Error).message}`);
-  }
 }
 
 /** The part parsers of exceljs' streaming WorkbookReader (its own building blocks), driven here in a fixed order. */
@@ -186,7 +163,9 @@ function rowCells(row: StreamRow, date1904: boolean): unknown[] {
   return cells;
 }
 
-function excelError(err: unknown, name: string, path: string): Error {
+function excelError(err: unknown, name: string, path: string, verified?: Verified): Error {
+  const failure = verified?.failure();
+  if (failure) return failure;
   if (err instanceof InputError) return err;
   const mapped = ioError(err, name, path);
   if (mapped !== err || !(err instanceof Error)) return mapped;
@@ -217,7 +196,18 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
   const name = options.displayName;
   await checkFile(path, name);
 
-  const zip = await openZip(path, name);
+  const verified = options.verify?.blockSha256 ? await verifiedZip(path, options.verify) : undefined;
+  const check = () => {
+    const failure = verified?.failure();
+    if (failure) throw failure;
+  };
+  let zip: ZipDirectory;
+  try {
+    zip = await openZip(path, name, verified);
+  } catch (err) {
+    await verified?.close();
+    throw err;
+  }
   const part = (p: string) => zip.files.find((f) => f.path === p);
   // exceljs is loaded on first use: a worker that reads no workbook does not hold it (about 27 MiB)
   const { default: ExcelJS } = await import('exceljs');
@@ -226,6 +216,7 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
   let watched: ReturnType<typeof watchedPart> = { chunks: (async function* () {})(), complete: () => false };
   const release = () => {
     (opened as { destroy?: () => void } | undefined)?.destroy?.();
+    void verified?.close().catch(() => {});
   };
 
   // The parts that describe the workbook, each read whole from the zip, in the order that makes them usable
@@ -252,15 +243,17 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
     const emitted = workbook._parseWorksheet(watched.chunks, String(sheet.id)).next();
     target = (emitted.value as { value: StreamWorksheet }).value;
     target.name = sheetName;
+    check(); // the parts parsed so far were read as planned
   } catch (err) {
     release();
-    throw excelError(err, name, path);
+    throw excelError(err, name, path, verified);
   }
   const date1904 = workbook.properties?.model?.date1904 === true;
   const rows = target[Symbol.asyncIterator]();
   let lastRow = 0;
   /** The sheet's XML ended before its closing tag: rows after the break would be lost without a word. */
   const assertComplete = () => {
+    check();
     if (!watched.complete()) {
       throw formatError(name, `sheet ${JSON.stringify(sheetName)} ends early: its XML stops after sheet row ${lastRow} without closing the worksheet (a truncated or damaged workbook); nothing was loaded`, {
         sheet: sheetName,
@@ -286,7 +279,7 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
     }
   } catch (err) {
     release();
-    throw excelError(err, name, path);
+    throw excelError(err, name, path, verified);
   }
   if (!header) {
     release();
@@ -306,12 +299,13 @@ export const readExcel: Reader = async (path, options): Promise<RecordStream> =>
         try {
           next = await rows.next();
         } catch (err) {
-          throw excelError(err, name, path);
+          throw excelError(err, name, path, verified);
         }
         if (next.done) {
           assertComplete();
           return;
         }
+        check();
         lastRow = next.value.number;
         const cells = rowCells(next.value, date1904);
         if (cells.every(isBlank)) continue;

@@ -3,6 +3,8 @@ import type { RawRecord, Reader, RecordStream } from '../types';
 import { firstInvalidUtf8, incompleteTail } from '../../ingest/csv/utf8';
 import { checkFile, cleanName, decodeUtf8KeepingBadBytes, formatError, ioError, setOwn } from './common';
 import { quoteLongNumbers } from './json-numbers';
+import type { PlannedBytes } from '../../ingest/verify';
+import { openVerified, verifiedBytes } from '../../ingest/verify';
 
 /** One complete JSON value cut out of the text, with where it starts (1-based line and column). */
 interface JsonSlice {
@@ -16,12 +18,15 @@ interface JsonSlice {
  * (decodeUtf8KeepingBadBytes): inside a string value, that value's row is rejected naming the byte; anywhere else the
  * JSON is malformed there and the file fails naming the line and column.
  */
-async function* textChunks(path: string, name: string): AsyncGenerator<string> {
-  const stream = createReadStream(path, { highWaterMark: 256 * 1024 });
+async function* textChunks(path: string, name: string, verify: PlannedBytes | undefined): AsyncGenerator<string> {
+  // a load reads the planned bytes, each block checked against the plan's hash before it is parsed
+  const verified = verify?.blockSha256 ? await openVerified(path, verify).catch((err: unknown) => { throw ioError(err, name, path); }) : undefined;
+  const stream = verified ? undefined : createReadStream(path, { highWaterMark: 256 * 1024 });
+  const pieces = (verified ? verifiedBytes(verified.reader, 0, verify!.sizeBytes) : stream!) as AsyncIterable<Buffer>;
   let carry: Buffer = Buffer.alloc(0);
   let first = true;
   try {
-    for await (const piece of stream as AsyncIterable<Buffer>) {
+    for await (const piece of pieces) {
       const buf = carry.length ? Buffer.concat([carry, piece]) : piece;
       carry = incompleteTail(buf);
       let text = decodeUtf8KeepingBadBytes(buf.subarray(0, buf.length - carry.length), firstInvalidUtf8);
@@ -33,7 +38,8 @@ async function* textChunks(path: string, name: string): AsyncGenerator<string> {
   } catch (err) {
     throw ioError(err, name, path);
   } finally {
-    stream.destroy();
+    stream?.destroy();
+    await verified?.close();
   }
 }
 
@@ -270,7 +276,7 @@ export const readJson: Reader = async (path, options): Promise<RecordStream> => 
   await checkFile(path, name);
 
   const splitter = new JsonSplitter(name);
-  const slices = splitter.values(textChunks(path, name));
+  const slices = splitter.values(textChunks(path, name, options.verify));
   const release = () => void slices.return(undefined).catch(() => {});
 
   try {

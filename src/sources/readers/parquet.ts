@@ -8,9 +8,27 @@ import type { RawRecord, Reader, RecordStream } from '../types';
 import { firstInvalidUtf8 } from '../../ingest/csv/utf8';
 import { checkFile, cleanName, decodeUtf8KeepingBadBytes, formatError, ioError, recordBuilder } from './common';
 import { ImpreciseDecimal } from '../columns';
+import { InputError } from '../../errors';
+import type { PlannedBytes } from '../../ingest/verify';
+import { VerifiedReader } from '../../ingest/verify';
 
-/** An AsyncBuffer over an open file: hyparquet asks for byte ranges (footer, column chunks) and gets only those. */
-function fileBuffer(handle: FileHandle, size: number): AsyncBuffer {
+/**
+ * An AsyncBuffer over an open file: hyparquet asks for byte ranges (footer, column chunks) and gets only those. With
+ * a load's plan, each range is served from whole blocks whose sha256 matched the plan's (VerifiedReader).
+ */
+function fileBuffer(handle: FileHandle, size: number, verify?: PlannedBytes): AsyncBuffer {
+  if (verify?.blockSha256) {
+    const reader = new VerifiedReader(handle, verify);
+    return {
+      byteLength: verify.sizeBytes,
+      async slice(start: number, end?: number): Promise<ArrayBuffer> {
+        const stop = Math.min(end ?? verify.sizeBytes, verify.sizeBytes);
+        const out = Buffer.alloc(Math.max(0, stop - start));
+        await reader.read(out, 0, out.length, start);
+        return out.buffer.slice(out.byteOffset, out.byteOffset + out.length);
+      },
+    };
+  }
   return {
     byteLength: size,
     async slice(start: number, end?: number): Promise<ArrayBuffer> {
@@ -28,7 +46,7 @@ function fileBuffer(handle: FileHandle, size: number): AsyncBuffer {
   };
 }
 
-async function openParquet(path: string, name: string): Promise<{ handle: FileHandle; file: AsyncBuffer; metadata: FileMetaData }> {
+async function openParquet(path: string, name: string, verify?: PlannedBytes): Promise<{ handle: FileHandle; file: AsyncBuffer; metadata: FileMetaData }> {
   let handle: FileHandle;
   try {
     handle = await fsp.open(path, 'r');
@@ -39,7 +57,7 @@ async function openParquet(path: string, name: string): Promise<{ handle: FileHa
     const { size } = await handle.stat();
     const notParquet = (why: string) => formatError(name, `is not a Parquet file (${why})`);
     if (size < 12) throw notParquet(`only ${size} bytes`);
-    const file = fileBuffer(handle, size);
+    const file = fileBuffer(handle, size, verify);
     const head = new Uint8Array(await file.slice(0, 4));
     const tail = new Uint8Array(await file.slice(size - 4, size));
     const magic = (b: Uint8Array) => String.fromCharCode(...b);
@@ -48,6 +66,7 @@ async function openParquet(path: string, name: string): Promise<{ handle: FileHa
     try {
       metadata = await (await hyparquet()).parquetMetadataAsync(file);
     } catch (err) {
+      if (err instanceof InputError) throw err;
       throw formatError(name, `has unreadable Parquet metadata: ${err instanceof Error ? err.message : String(err)}`);
     }
     return { handle, file, metadata };
@@ -83,7 +102,7 @@ export const readParquet: Reader = async (path, options): Promise<RecordStream> 
   });
 
   async function* records(): AsyncGenerator<RawRecord> {
-    const opened = await openParquet(path, name);
+    const opened = await openParquet(path, name, options.verify);
     try {
       let rowStart = 0;
       let row = 0;
@@ -104,6 +123,7 @@ export const readParquet: Reader = async (path, options): Promise<RecordStream> 
             },
           });
         } catch (err) {
+          if (err instanceof InputError) throw err;
           if (err instanceof Error && !('code' in err)) {
             throw formatError(name, `cannot decode rows ${rowStart + 1}-${rowEnd}: ${err.message}`, { rowStart: rowStart + 1, rowEnd });
           }
