@@ -41,7 +41,7 @@ moved AS MATERIALIZED (
   SELECT f.order_detail_id, f.date_key
   FROM {{ published('fct_transactions') }} AS f
   CROSS JOIN run
-  WHERE run.period IS NOT NULL
+  WHERE (SELECT period FROM run) IS NOT NULL -- a one-time filter: a full refresh skips this branch unread
     AND (f.order_date < run.starts OR f.order_date >= run.ends)
     AND f.order_detail_id IN (SELECT order_detail_id FROM current_lines)
 ),
@@ -96,7 +96,7 @@ kept AS (
   SELECT p.month, p.total_revenue, p.total_orders, p.total_quantity, p.average_order_value
   FROM prior AS p
   CROSS JOIN run
-  WHERE run.period IS NOT NULL
+  WHERE (SELECT period FROM run) IS NOT NULL -- a one-time filter: a full refresh skips this branch unread
     AND p.month <> run.starts::date
     AND p.month NOT IN (SELECT month FROM moved_months)
 ),

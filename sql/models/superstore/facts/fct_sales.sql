@@ -102,7 +102,7 @@ carried AS (
     f.customer_id, f.product_id, f.sales, f.quantity, f.discount, f.profit
   FROM {{ prior }} AS f
   CROSS JOIN run
-  WHERE run.period IS NOT NULL
+  WHERE (SELECT period FROM run) IS NOT NULL -- a one-time filter: a full refresh skips this branch unread
     AND NOT (f.order_date >= run.starts AND f.order_date < run.ends)
     AND NOT EXISTS (SELECT 1 FROM delivered AS d WHERE d.row_id = f.row_id)
 ),
