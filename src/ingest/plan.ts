@@ -271,12 +271,13 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
   const verifyBlockBytes = Math.max(1, opts.verifyBlockBytes ?? VERIFY_BLOCK_BYTES);
   const hashed = await hashFile(path, st.size, verifyBlockBytes, head?.length ?? 0, opts.heartbeat);
   const { sha256, blocks, quotes } = hashed;
+  opts.heartbeat?.({ phase: 'planning', hashedBytes: st.size, sizeBytes: st.size });
   // the header checked is the one hashed (and so the one chunk 0's first block is checked against)
   if (head && !head.equals(hashed.head)) throw formatError(file, 'changed while being planned (its header as read differs from the bytes hashed); run the load again');
   const chunkBytes = Math.max(1, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
   const chunks =
     spec.format === 'csv'
-      ? await planCsvChunks(path, st.size, dataStart, chunkBytes, quotes)
+      ? await planCsvChunks(path, st.size, dataStart, chunkBytes, quotes, { file, sizeBytes: st.size, verifyBlockBytes, blockSha256: blocks })
       : [{ chunk: 0, byteStart: 0, byteEnd: st.size }];
 
   await sweepLandingTables(pool, opts.staleAfterMs ?? 24 * 3600_000);

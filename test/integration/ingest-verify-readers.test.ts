@@ -12,6 +12,7 @@ import { InputError } from '../../src/errors';
 import { loadChunk } from '../../src/ingest/chunk';
 import { planLoad } from '../../src/ingest/plan';
 import type { SourceSpec } from '../../src/sources/types';
+import { fileColumns } from '../../src/sources/validate';
 import { migrate } from '../../src/warehouse/migrate';
 import { createTestDatabase } from '../helpers/db';
 import type { TestDatabase } from '../helpers/db';
@@ -144,4 +145,53 @@ void describe('Excel, JSON and Parquet are read through the plan`s block hashes'
       assert.deepEqual(rows, [{ rows_read: 0 }], 'no record of the changed file was committed');
     });
   }
+});
+
+void describe('CSV chunk boundaries are found in the bytes hashed', () => {
+  const orderDetails = djangoApparel.sources.find((s) => s.name === 'order_details')!;
+
+  void test('a change made after the hash read and undone before the load fails the plan instead of cutting a record', async () => {
+    const d = path.join(dir, 'csv-cuts');
+    await mkdir(d, { recursive: true });
+    const p = path.join(d, orderDetails.file);
+    const header = fileColumns(orderDetails).map((c) => c.header).join(',');
+    const data = Array.from({ length: 8000 }, (_v, i) => `${i + 1},${(i % 50) + 1},${(i % 90) + 1},${(i % 5) + 1},2019-01-0${(i % 9) + 1},${(i % 7) + 1}00`);
+    await writeFile(p, `${header}\n${data.join('\n')}\n`);
+    utimesSync(p, TIME, TIME);
+    const target = header.length + 1 + 32 * 1024; // the first chunk target
+    const bytes = await readFile(p);
+    let at = target;
+    while (!/[0-9]/.test(String.fromCharCode(bytes[at]!))) at++;
+    const poke = (b: number) => {
+      const fd = openSync(p, 'r+');
+      writeSync(fd, Buffer.from([b]), 0, 1, at);
+      closeSync(fd);
+      utimesSync(p, TIME, TIME);
+    };
+    let poked = false;
+    try {
+      const plan = planLoad(db.pool, orderDetails, d, {
+        runId: 'csv-cuts',
+        dataset: 'django-apparel',
+        chunkBytes: 32 * 1024,
+        verifyBlockBytes: 4096,
+        heartbeat: (h) => {
+          // hashed whole, not yet cut: a line end appears where a digit was (same size), for the boundary read to see
+          if (h.hashedBytes === h.sizeBytes && Number(h.sizeBytes) > 0 && !poked) {
+            poke(0x0a);
+            poked = true;
+          }
+        },
+      });
+      await assert.rejects(plan, (err: unknown) => {
+        assert.ok(err instanceof InputError, String(err));
+        assert.equal(err.type, 'SourceFormatError');
+        assert.match(err.message, /^order_details\.csv: changed while being loaded \(its bytes \d+ to \d+ are not the ones planned: sha256 [0-9a-f]{64}, planned [0-9a-f]{64}\); run the load again$/);
+        return true;
+      });
+      assert.ok(poked, 'the file was changed between the hash read and the boundary read');
+    } finally {
+      if (poked) poke(bytes[at]!);
+    }
+  });
 });

@@ -3,6 +3,8 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { formatError } from '../../sources/readers/common';
 import type { ChunkRange } from '../plan';
+import type { PlannedBytes } from '../verify';
+import { VerifiedReader } from '../verify';
 import { decodeRecords } from './decode';
 import { BOM, F_BAD_QUOTE, F_CTRL, F_UNTERMINATED, LF, RecordScanner } from './scan';
 import { firstInvalidUtf8 } from './utf8';
@@ -26,7 +28,7 @@ function sniffNotText(head: Buffer): string | undefined {
   return undefined;
 }
 
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+async function readBytesAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
@@ -47,7 +49,7 @@ export async function probeCsvHeader(path: string, file: string, size: number): 
   try {
     let length = Math.min(size, 64 * 1024);
     for (;;) {
-      const buf = await readAt(fh, 0, length);
+      const buf = await readBytesAt(fh, 0, length);
       const notText = sniffNotText(buf);
       if (notText) throw formatError(file, notText);
       const last = buf.length >= size;
@@ -88,19 +90,28 @@ export async function probeCsvHeader(path: string, file: string, size: number): 
  * Cuts the data part of a CSV file, [dataStart, size), into chunks of about `chunkBytes`, each starting at a record
  * start. Without any quote in the file a record starts after every line feed. With quotes, the file is scanned record
  * by record from the data start with the loader's own scanner, so a line break inside a quoted field is never a cut.
+ * With the plan's block hashes (`hashed`), every byte this read looks at comes from a block that matched them: the cuts
+ * are found in the bytes hashed, so a change made while planning and undone later cannot place a cut inside a record.
  */
-export async function planCsvChunks(path: string, size: number, dataStart: number, chunkBytes: number, quotes: boolean): Promise<ChunkRange[]> {
+export async function planCsvChunks(path: string, size: number, dataStart: number, chunkBytes: number, quotes: boolean, hashed?: PlannedBytes): Promise<ChunkRange[]> {
   const targets: number[] = [];
   for (let t = dataStart + chunkBytes; t < size; t += chunkBytes) targets.push(t);
   const cuts: number[] = [];
   const fh = await open(path, 'r');
+  const verified = hashed?.blockSha256 ? new VerifiedReader(fh, hashed) : undefined;
+  const readAt = async (position: number, length: number): Promise<Buffer> => {
+    if (!verified) return readBytesAt(fh, position, length);
+    const buf = Buffer.allocUnsafe(length);
+    await verified.read(buf, 0, length, position);
+    return buf;
+  };
   try {
     if (!quotes) {
       for (const target of targets) {
         // a record starts right after the first line feed at or after target - 1
         let found = -1;
         for (let pos = target - 1; pos < size && found < 0; pos += 64 * 1024) {
-          const buf = await readAt(fh, pos, Math.min(64 * 1024, size - pos));
+          const buf = await readAt(pos, Math.min(64 * 1024, size - pos));
           const i = buf.indexOf(LF);
           if (i >= 0) found = pos + i + 1;
         }
@@ -116,7 +127,7 @@ export async function planCsvChunks(path: string, size: number, dataStart: numbe
         // refill: keep the unprocessed tail, append the next block
         const tail = buf.subarray(p);
         if (tail.length > MAX_RECORD_BYTES) throw formatError(path, `has a record longer than ${MAX_RECORD_BYTES} bytes at byte offset ${base + p}: an unclosed quote?`);
-        const more = await readAt(fh, base + buf.length, Math.min(READ_BYTES, size - base - buf.length));
+        const more = await readAt(base + buf.length, Math.min(READ_BYTES, size - base - buf.length));
         base += p;
         buf = Buffer.concat([tail, more]);
         p = 0;
