@@ -1,38 +1,29 @@
 import { test, describe, before, after } from 'node:test';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
+import { createTestDatabase } from '../helpers/db';
+import type { TestDatabase } from '../helpers/db';
 import { djangoApparel } from '../../src/datasets/django-apparel';
 import { stagingDDL } from '../../src/ingest/staging';
 import { migrate } from '../../src/warehouse/migrate';
-import { ADMIN_URL, buildAll, expectGateFailure, given, insertGiven } from './warehouse-fixture';
+import { buildAll, expectGateFailure, given, insertGiven } from './warehouse-fixture';
 
 // Quality gates whose SQL was made cheaper (issue 14) still fail on what they are there to catch. The given data of
 // warehouse-fixture.ts, built and published, then damaged in one way per test.
 
-const DB_NAME = `gudang_test_${randomBytes(5).toString('hex')}`;
-let admin: pg.Client;
+let db: TestDatabase;
 let pool: pg.Pool;
 
 void describe('quality gates on damaged tables', () => {
   before(async () => {
-    admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${DB_NAME}`);
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${DB_NAME}`;
-    pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
-    pool.on('error', () => undefined);
+    db = await createTestDatabase('gudang_gates');
+    pool = db.pool;
     await migrate(pool);
     for (const spec of djangoApparel.sources) await pool.query(stagingDDL(spec));
     for (const [source, rows] of Object.entries(given)) await insertGiven(pool, source, rows);
   });
 
   after(async () => {
-    await pool?.end();
-    if (admin) {
-      await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-      await admin.end();
-    }
+    await db?.drop();
   });
 
   void test('the marts reconciliations catch a difference in distinct orders alone (sums unchanged)', async () => {

@@ -9,7 +9,6 @@ import { runModel } from '../../src/warehouse/models';
 // The small hand-written Django Apparel staging data ("given") that warehouse.test.ts and gates.test.ts build the
 // warehouse from, and the helpers both use: load it, build every layer with its gate, expect a gate to fail.
 
-export const ADMIN_URL = process.env.GUDANG_TEST_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
 export const layers = djangoApparel.layers;
 export const layer = (name: string): LayerSpec => {
   const found = layers.find((l) => l.name === name);

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
+import { createTestDatabase } from '../helpers/db';
+import type { TestDatabase } from '../helpers/db';
 import { djangoApparel } from '../../src/datasets/django-apparel';
 import { InputError } from '../../src/errors';
 import { stagingDDL } from '../../src/ingest/staging';
@@ -12,15 +13,14 @@ import { migrate } from '../../src/warehouse/migrate';
 import { parseModelTests, runModel } from '../../src/warehouse/models';
 import { publishRun } from '../../src/warehouse/publish';
 import { runLayerGates } from '../../src/warehouse/gates';
-import { ADMIN_URL, buildAll, expectGateFailure, given, insertGiven, layers } from './warehouse-fixture';
+import { buildAll, expectGateFailure, given, insertGiven, layers } from './warehouse-fixture';
 
 // Warehouse models end to end, dbt unit-test style: a small hand-written staging dataset ("given", in
 // warehouse-fixture.ts, shared with gates.test.ts), every
 // model of every layer, the quality gates, and the exact rows of both marts ("expected").
-// Needs a PostgreSQL server; set GUDANG_TEST_ADMIN_URL to use another one than the local trust-auth default.
+// Needs a PostgreSQL server (test/helpers/db.ts: TEST_DATABASE_URL, else the local trust-auth default).
 
-const DB_NAME = `gudang_test_${randomBytes(5).toString('hex')}`;
-let admin: pg.Client;
+let db: TestDatabase;
 let pool: pg.Pool;
 
 // ------------------------------------------------------------------ expected
@@ -68,22 +68,12 @@ async function dumpWarehouse(): Promise<Record<string, string[]>> {
 // ------------------------------------------------------------------ tests
 void describe('warehouse models and quality gates', () => {
   before(async () => {
-    admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${DB_NAME}`);
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${DB_NAME}`;
-    pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
-    // DROP DATABASE ... WITH (FORCE) terminates any connection still open: expected, not a failure.
-    pool.on('error', () => undefined);
+    db = await createTestDatabase('gudang_warehouse');
+    pool = db.pool;
   });
 
   after(async () => {
-    await pool?.end();
-    if (admin) {
-      await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-      await admin.end();
-    }
+    await db?.drop();
   });
 
   void test('migrations apply once, concurrently and idempotently', async () => {
