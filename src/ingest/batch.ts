@@ -223,6 +223,17 @@ export function refusedLine(err: unknown): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** The reject reason for a value PostgreSQL refused (the file's column named when the error says which). */
+export function refusedReason(err: unknown, plan: LoadPlan): { errors: string[]; kinds: string[] } {
+  const pgErr = err as { message?: string; where?: string };
+  const column = /column (\S+?):/.exec(pgErr.where ?? '')?.[1];
+  const header = column !== undefined ? plan.header[plan.copyColumns.indexOf(column)] : undefined;
+  return {
+    errors: [`${header !== undefined ? `column ${header}: ` : ''}PostgreSQL refused the value: ${pgErr.message ?? String(err)}`],
+    kinds: [`${header !== undefined ? `${header}: ` : ''}refused by PostgreSQL`],
+  };
+}
+
 /**
  * A COPY that PostgreSQL refused is a bug or a database problem, except for what bad input can still cause. Its
  * message never names a line of the COPY stream (which means nothing to whoever wrote the file): `where`, when given,

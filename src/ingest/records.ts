@@ -3,7 +3,7 @@ import type { RawRecord } from '../sources/types';
 import { readerFor } from '../sources/readers';
 import { validateRecord } from '../sources/validate';
 import type { BatchRunner, RejectedRow } from './batch';
-import { refusedLine, rejectFromErrors, runBatches, write } from './batch';
+import { refusedLine, refusedReason, rejectFromErrors, runBatches, write } from './batch';
 import { csvField } from './encode';
 import { assertFileAsPlanned } from './verify';
 import { InputError } from '../errors';
@@ -106,16 +106,7 @@ export const loadRecordBatches: BatchRunner = async (client, pool, spec, plan, c
           const line = refusedLine(err);
           const record = line === undefined ? undefined : lineRecords[line - 1];
           if (line === undefined || !record) return false;
-          const pgErr = err as { message?: string; where?: string };
-          const column = /column (\S+?):/.exec(pgErr.where ?? '')?.[1];
-          const header = column !== undefined ? plan.header[plan.copyColumns.indexOf(column)] : undefined;
-          rejects.push({
-            row: record.row,
-            line: record.line,
-            raw: record.values,
-            errors: [`${header !== undefined ? `column ${header}: ` : ''}PostgreSQL refused the value: ${pgErr.message ?? String(err)}`],
-            kinds: [`${header !== undefined ? `${header}: ` : ''}refused by PostgreSQL`],
-          });
+          rejects.push({ row: record.row, line: record.line, raw: record.values, ...refusedReason(err, plan) });
           lines.splice(line - 1, 1);
           lineRecords.splice(line - 1, 1);
           rowsLoaded--;

@@ -54,9 +54,9 @@ function run(data: string | Buffer, block = 1 << 20, header = HEADER, rowKeysChu
     pos += take;
     const last = pos >= buf.length;
     const consumed = p.process(b, 0, b.length, last, pos - b.length);
-    out.push(...p.pieces);
-    pieces += p.pieces.length;
-    p.pieces = [];
+    const taken = p.takePieces();
+    out.push(...taken);
+    pieces += taken.length;
     carry = b.subarray(consumed);
     if (last) {
       assert.equal(carry.length, 0, 'everything consumed at the end');
@@ -139,7 +139,7 @@ void describe('CSV row processor', () => {
       '6,02-29-16, "padded quoted",1\r\n';
     const buf = Buffer.from(data);
     p.process(buf, 0, buf.length, true, 0);
-    const copy = Buffer.concat(p.pieces).toString();
+    const copy = Buffer.concat(p.takePieces()).toString();
     assert.equal(
       copy,
       '1,2016-11-08,"Chairs, Rounded Back",731.94\r\n2,2017-02-26,"Shelving: 72""H x 36""W",14.620\r\n3,2017-02-26,plain,1\r\n',
@@ -239,7 +239,7 @@ void describe('CSV row processor', () => {
     p.startCopy();
     const buf = Buffer.from('a\n\\.\nb\n');
     p.process(buf, 0, buf.length, true, 0);
-    assert.equal(Buffer.concat(p.pieces).toString(), 'a\n"\\."\nb\n');
+    assert.equal(Buffer.concat(p.takePieces()).toString(), 'a\n"\\."\nb\n');
   });
 
   void test('row-keys mode appends the chunk, the row number and the chunk line to every line', () => {

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { InputError } from '../../errors';
-import type { BatchRunner } from '../batch';
-import { refusedLine, runBatches, write } from '../batch';
+import type { BatchRunner, BatchSource } from '../batch';
+import { refusedLine, refusedReason, runBatches, write } from '../batch';
 import { MAX_RECORD_BYTES } from './plan';
 import { csvLayout } from './layout';
 import { CsvRowProcessor } from './rows';
@@ -23,6 +23,10 @@ class RangeReader {
   }
   get done(): boolean {
     return this.position >= this.end;
+  }
+  /** Reads on from `position` (a batch read again from its start). */
+  seek(position: number): void {
+    this.position = position;
   }
   /** The next bytes, after `carry` (the unprocessed tail of the previous block). */
   async next(carry: Buffer): Promise<{ buf: Buffer; fileOffset: number; last: boolean }> {
@@ -55,46 +59,74 @@ export const loadCsvBatches: BatchRunner = async (client, pool, spec, plan, chun
     let fileOffset = from.byteDone; // file offset of buf[0]
     let last = reader.done;
     let eof = reader.done;
+    // the batch being sent: where it started, for reading it again when PostgreSQL refused one of its values
+    let batchFrom = from;
+    let batchMaxRejects = 0;
+    const fill = async (copy: Parameters<BatchSource['fill']>[0], maxRejects: number): Promise<void> => {
+      const batchStarted = Date.now();
+      processor.startCopy();
+      let batchBytesDone = 0;
+      for (;;) {
+        opts.signal?.throwIfAborted();
+        if (copy.error) throw copy.error;
+        if (bufStart < buf.length) {
+          const consumed = processor.process(buf, bufStart, buf.length, last, fileOffset, maxRejects);
+          for (const piece of processor.takePieces()) await write(copy.stream, piece);
+          batchBytesDone += consumed - bufStart;
+          bufStart = consumed;
+        }
+        if (last && bufStart >= buf.length) {
+          eof = true;
+          return;
+        }
+        if (processor.rejects.length >= maxRejects) return;
+        if (batchBytesDone >= batchBytes || Date.now() - batchStarted >= batchMs) return;
+        // the buffer is used up, or holds only the start of a record: read on behind it
+        const carry = buf.subarray(bufStart);
+        if (carry.length > MAX_RECORD_BYTES) {
+          throw new InputError(
+            'SourceFormatError',
+            `${plan.file}: the record after row ${processor.rowsRead} of chunk ${chunk} (byte offset ${fileOffset + bufStart}) is longer than ` +
+              `${MAX_RECORD_BYTES} bytes: an unclosed quote?`,
+            { file: plan.file },
+          );
+        }
+        const next = await reader.next(carry);
+        buf = next.buf;
+        bufStart = 0;
+        fileOffset = next.fileOffset;
+        last = next.last;
+      }
+    };
     return await runBatches(
       {
         done: () => eof,
-        fill: async (copy, _committed, maxRejects) => {
-          const batchStarted = Date.now();
-          processor.startCopy();
-          let batchBytesDone = 0;
-          for (;;) {
-            opts.signal?.throwIfAborted();
-            if (copy.error) throw copy.error;
-            if (bufStart < buf.length) {
-              const consumed = processor.process(buf, bufStart, buf.length, last, fileOffset, maxRejects);
-              for (const piece of processor.pieces) await write(copy.stream, piece);
-              processor.pieces = [];
-              processor.pieceBytes = 0;
-              batchBytesDone += consumed - bufStart;
-              bufStart = consumed;
-            }
-            if (last && bufStart >= buf.length) {
-              eof = true;
-              return;
-            }
-            if (processor.rejects.length >= maxRejects) return;
-            if (batchBytesDone >= batchBytes || Date.now() - batchStarted >= batchMs) return;
-            // the buffer is used up, or holds only the start of a record: read on behind it
-            const carry = buf.subarray(bufStart);
-            if (carry.length > MAX_RECORD_BYTES) {
-              throw new InputError(
-                'SourceFormatError',
-                `${plan.file}: the record after row ${processor.rowsRead} of chunk ${chunk} (byte offset ${fileOffset + bufStart}) is longer than ` +
-                  `${MAX_RECORD_BYTES} bytes: an unclosed quote?`,
-                { file: plan.file },
-              );
-            }
-            const next = await reader.next(carry);
-            buf = next.buf;
-            bufStart = 0;
-            fileOffset = next.fileOffset;
-            last = next.last;
-          }
+        fill: async (copy, committed, maxRejects) => {
+          batchFrom = committed;
+          batchMaxRejects = maxRejects;
+          await fill(copy, maxRejects);
+        },
+        // PostgreSQL refused a value validation let through: its row is rejected with PostgreSQL's reason, and the
+        // batch is read again from its start without it (nothing of the batch is kept in memory for this)
+        refused: (err) => {
+          const line = refusedLine(err);
+          const row = line === undefined ? undefined : processor.rowOfStreamLine(line);
+          if (row === undefined || processor.refusedRows?.has(row)) return false;
+          (processor.refusedRows ??= new Map()).set(row, refusedReason(err, plan));
+          return true;
+        },
+        resend: async (copy) => {
+          processor.rowsRead = batchFrom.rowsRead;
+          processor.rowsLoaded = batchFrom.rowsLoaded;
+          processor.rowsRejected = batchFrom.rowsRejected;
+          processor.linesDone = batchFrom.linesDone ?? 0;
+          reader.seek(batchFrom.byteDone);
+          buf = Buffer.alloc(0);
+          bufStart = 0;
+          fileOffset = batchFrom.byteDone;
+          last = reader.done;
+          eof = reader.done;
+          await fill(copy, batchMaxRejects);
         },
         end: () => ({
           to: {

@@ -19,7 +19,8 @@ export class CopyOutput {
   pieceBytes = 0;
   /**
    * Where the current COPY stream's lines come from, to name the file row of a value PostgreSQL refuses: pairs
-   * (0-based stream line, chunk row) at the start of each run of consecutive records (one line each on the fast path).
+   * (0-based stream line, chunk row) at the start of each run of consecutive records (one line each on the fast path);
+   * a record over several lines has a pair of its own, its row stored as -row - 1 (every line of it is that row).
    */
   lineMap: number[] = [];
   /** Lines written to the current COPY stream (a re-encoded quoted value may span several). */
@@ -39,7 +40,7 @@ export class CopyOutput {
   rowOfStreamLine(line: number): number | undefined {
     const map = this.lineMap;
     for (let i = map.length - 2; i >= 0; i -= 2) {
-      if (map[i]! <= line - 1) return map[i + 1]! + (line - 1 - map[i]!);
+      if (map[i]! <= line - 1) return map[i + 1]! < 0 ? -map[i + 1]! - 1 : map[i + 1]! + (line - 1 - map[i]!);
     }
     return undefined;
   }
@@ -49,8 +50,17 @@ export class CopyOutput {
     const map = this.lineMap;
     const n = map.length;
     // consecutive records on consecutive lines need no new entry
-    if (!(n >= 2 && map[n - 1]! + (this.streamLines - map[n - 2]!) === row)) map.push(this.streamLines, row);
+    if (lines > 1) map.push(this.streamLines, -row - 1);
+    else if (!(n >= 2 && map[n - 1]! >= 0 && map[n - 1]! + (this.streamLines - map[n - 2]!) === row)) map.push(this.streamLines, row);
     this.streamLines += lines;
+  }
+
+  /** The pieces written since the last call, handed over. */
+  takePieces(): Buffer[] {
+    const pieces = this.pieces;
+    this.pieces = [];
+    this.pieceBytes = 0;
+    return pieces;
   }
 
   emit(piece: Buffer): void {

@@ -57,18 +57,12 @@ export class CsvRowProcessor {
   private readonly output = new CopyOutput();
 
   /** Output of the current batch, in order (the caller empties it once written). */
-  get pieces(): Buffer[] {
-    return this.output.pieces;
+  /** The COPY input written since the last call (the caller sends it). */
+  takePieces(): Buffer[] {
+    return this.output.takePieces();
   }
-  set pieces(value: Buffer[]) {
-    this.output.pieces = value;
-  }
-  get pieceBytes(): number {
-    return this.output.pieceBytes;
-  }
-  set pieceBytes(value: number) {
-    this.output.pieceBytes = value;
-  }
+  /** Rows PostgreSQL refused in an earlier try of this batch, by chunk row: rejected with that reason when met again. */
+  refusedRows: Map<number, { errors: string[]; kinds: string[] }> | undefined;
 
   rejects: RejectedRow[] = [];
   /** Line ends (LF) in the chunk before `lfPos` of the buffer being processed: the chunk's lines consumed so far. */
@@ -232,6 +226,7 @@ export class CsvRowProcessor {
           this.current = buf;
           if (this.refine(this.refineRow).length > 0) ok = false;
         }
+        if (ok && this.refusedRows?.has(row)) ok = false;
       }
 
       if (!ok) {
@@ -368,7 +363,7 @@ export class CsvRowProcessor {
     this.line = this.lineAt(buf, d.start);
     const raw = rawRecord(fields, buf, d, this.layout.header, this.scanner.capacity);
     // rejected for its structure, or for NUL bytes, whatever zod would say of its values
-    const early = d.reasons ?? nulReasons(raw, header);
+    const early = d.reasons ?? nulReasons(raw, header) ?? this.refusedRows?.get(row);
     if (early) {
       this.reject(row, raw, early.errors, early.kinds);
       return;

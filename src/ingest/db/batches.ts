@@ -31,9 +31,7 @@ export const loadDbBatches: BatchRunner = async (client, pool, spec, plan, chunk
           let carry: Buffer = Buffer.alloc(0);
           const feed = async (buf: Buffer, last: boolean) => {
             const consumed = processor.process(buf, 0, buf.length, last, 0);
-            for (const piece of processor.pieces) await write(copy.stream, piece);
-            processor.pieces = [];
-            processor.pieceBytes = 0;
+            for (const piece of processor.takePieces()) await write(copy.stream, piece);
             carry = consumed < buf.length ? Buffer.from(buf.subarray(consumed)) : Buffer.alloc(0);
           };
           await source.readCsv(read, lo, next, async (block) => {
