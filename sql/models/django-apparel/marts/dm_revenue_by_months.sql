@@ -55,8 +55,11 @@ moved_month_lines AS (
   SELECT f.order_id, f.date_key, f.qty, f.unit_sales
   FROM {{ published('fct_transactions') }} AS f
   JOIN calendar AS c ON c.date_key = f.date_key
-  WHERE c.month_start IN (SELECT month FROM moved_months)
-    AND f.order_detail_id NOT IN (SELECT order_detail_id FROM moved)
+  WHERE (SELECT period FROM run) IS NOT NULL -- a one-time filter: a full refresh skips this branch unread
+    AND c.month_start IN (SELECT month FROM moved_months)
+    -- an anti-join, not NOT IN: NOT IN over a set too big to hash is costed as a scan of it per line, and at 10M
+    -- lines that cost made the planner join the calendar to every line by a nested loop (minutes, in a rerun)
+    AND NOT EXISTS (SELECT 1 FROM moved AS m WHERE m.order_detail_id = f.order_detail_id)
 ),
 
 transactions AS (
