@@ -391,14 +391,16 @@ void describe('one bad value is one rejected row: bytes that are not UTF-8, valu
     assert.equal(staged.rows[0].s, '5,7');
   });
 
+  const smallintsCsv = defineSource({
+    name: 'smallints',
+    file: 'smallints.csv',
+    format: 'csv',
+    columns: { id: col.int(), note: col.text(), n: { schema: z.string(), pgType: 'smallint', nullable: false } },
+    primaryKey: ['id'],
+  });
+
   void test('a value PostgreSQL refuses in a CSV file rejects its row (file row and line, column), the rest loads', async () => {
-    const spec = defineSource({
-      name: 'smallints',
-      file: 'smallints.csv',
-      format: 'csv',
-      columns: { id: col.int(), note: col.text(), n: { schema: z.string(), pgType: 'smallint', nullable: false } },
-      primaryKey: ['id'],
-    });
+    const spec = smallintsCsv;
     // line 1 header; row 1 line 2; row 2 lines 3-4 (a quoted line break); row 3 line 5 (refused); row 4 lines 6-7
     // (refused, inside a record over two lines); row 5 line 8 (a zod-path row: space-padded id); row 6 line 9
     const text = 'id,note,n\n1,x,5\n2,"a\nb",6\n3,y,70000\n4,"c\nd",80000\n 5,z,7\n6,w,8\n';
@@ -422,13 +424,7 @@ void describe('one bad value is one rejected row: bytes that are not UTF-8, valu
   });
 
   void test('CSV: a refused value in the middle of many batches and chunks rejects just its row', async () => {
-    const spec = defineSource({
-      name: 'smallints',
-      file: 'smallints.csv',
-      format: 'csv',
-      columns: { id: col.int(), note: col.text(), n: { schema: z.string(), pgType: 'smallint', nullable: false } },
-      primaryKey: ['id'],
-    });
+    const spec = smallintsCsv;
     const rows = Array.from({ length: 3000 }, (_, k) => `${k + 1},note ${k + 1},${k === 1234 || k === 2500 ? 99999 : k % 1000}`);
     const r = await load(spec, await fixture({ 'smallints.csv': `id,note,n\n${rows.join('\n')}\n` }), { rejectBudget: '2', chunkBytes: 16 * 1024, batchBytes: 4096 });
     assert.ok(r.chunks! > 2, `${r.chunks} chunk(s)`);
