@@ -62,6 +62,23 @@ export function bundleModules(code: string, root = ROOT): Record<string, string>
   return modules;
 }
 
+const INLINE_MAP = '//# sourceMappingURL=data:application/json;charset=utf-8;base64,';
+
+/**
+ * The bundle with its inline source map kept but without the original sources in it (`sourcesContent`, about 660 KB
+ * of the 1.8 MB bundle). The SDK requires an inline map and keeps it, the code and a throwaway compile of both in the
+ * worker while it loads: without the copies of the sources the deployed worker sits about 10 MiB lower idle
+ * (docs/performance.md). Stack traces still map to file, line and column; only a debugger loses the source text.
+ */
+export function dropSourcesContent(code: string): string {
+  const at = code.lastIndexOf('//# sourceMappingURL=data:');
+  const base64At = at < 0 ? -1 : code.indexOf('base64,', at);
+  if (base64At < 0) return code;
+  const map = JSON.parse(Buffer.from(code.slice(base64At + 'base64,'.length).trimEnd(), 'base64').toString('utf8')) as Record<string, unknown>;
+  delete map.sourcesContent;
+  return `${code.slice(0, at)}${INLINE_MAP}${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
+}
+
 export type BundleCheck = { fresh: true } | { fresh: false; reason: string };
 
 /** Whether the bundle at `bundlePath` was built from the workflow code as it is now. */

@@ -2,7 +2,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_BUNDLE_PATH, WORKFLOWS_PATH, bundleModules, manifestPathFor, workflowSdkVersion } from '../worker-factory';
+import { DEFAULT_BUNDLE_PATH, WORKFLOWS_PATH, bundleModules, dropSourcesContent, manifestPathFor, workflowSdkVersion } from '../worker-factory';
 import type { BundleManifest } from '../worker-factory';
 
 // `npm run build:workflows [-- --out FILE]`: bundles the workflow code once, so a worker starts in about a
@@ -19,10 +19,11 @@ async function main(): Promise<void> {
   const out = path.resolve(values.out ?? process.env.GUDANG_WORKFLOW_BUNDLE ?? DEFAULT_BUNDLE_PATH);
   const started = Date.now();
   const quiet = () => undefined;
-  const { code } = await bundleWorkflowCode({
+  const { code: bundled } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
     logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: (m: string) => console.warn(m), error: (m: string) => console.error(m) },
   });
+  const code = dropSourcesContent(bundled);
   const manifest: BundleManifest = { sdkVersion: workflowSdkVersion(), builtAt: new Date().toISOString(), modules: bundleModules(code) };
   await mkdir(path.dirname(out), { recursive: true });
   // Write beside, then rename: a worker starting meanwhile never reads half a file.
