@@ -7,6 +7,7 @@ import { InputError } from '../errors';
 import { SQL_DIR } from './migrate';
 import type { ModelParams, ModelTest } from './models';
 import { assertIdentifier, datasetPlaceholders, parseModelTests, readSqlFile, setRunParams } from './models';
+import { rangeFilter, uniqueKeyRanges } from './partition-unique';
 import { enforcedBy, scanTable } from './scan';
 import type { ScanFinding } from './scan';
 import { renderSql } from './sql-text';
@@ -99,7 +100,8 @@ async function keyOf(client: pg.ClientBase, table: string, keyCache: Map<string,
 
 /**
  * Every generic test of one model's table, in annotation order: those its constraints guarantee are reported as
- * such, the not_null and relationship ones run in one scan (src/warehouse/scan.ts), the rest one by one.
+ * such, the not_null and relationship ones run in one scan (src/warehouse/scan.ts), a unique one on a partitioned
+ * table over the key ranges where partitions overlap (src/warehouse/partition-unique.ts), the rest one by one.
  */
 async function runModelTests(client: pg.ClientBase, tests: ModelTest[], table: string, refs: Placeholders, keyCache: Map<string, string[]>): Promise<Map<ModelTest, Finding>> {
   const out = new Map<ModelTest, Finding>();
@@ -112,12 +114,30 @@ async function runModelTests(client: pg.ClientBase, tests: ModelTest[], table: s
     const scanned = await scanTable(client, table, tests.filter((t) => !out.has(t)), key, refs);
     for (const [test, finding] of scanned) out.set(test, finding);
   }
-  for (const test of tests) if (!out.has(test)) out.set(test, await runGenericTest(client, test, table, refs, keyCache));
+  for (const test of tests) {
+    if (out.has(test)) continue;
+    const within = await uniqueKeyRanges(client, table, test);
+    if (within && within.ranges.length === 0) {
+      out.set(test, { failures: 0, label: label(test.columns), values: [], enforcedBy: `${within.reason}, key ranges disjoint` });
+    } else {
+      out.set(test, await runGenericTest(client, test, table, refs, keyCache, within && rangeFilter(test.columns[0]!, within.ranges)));
+    }
+  }
   return out;
 }
 
-/** Runs one annotated test against `table`, the model's table as of this run (its build table if it was built). */
-async function runGenericTest(client: pg.ClientBase, test: ModelTest, table: string, refs: Placeholders, keyCache: Map<string, string[]>): Promise<Finding> {
+/**
+ * Runs one annotated test against `table`, the model's table as of this run (its build table if it was built).
+ * `within` restricts a unique test to the rows that can hold a duplicate (partition-unique.ts).
+ */
+async function runGenericTest(
+  client: pg.ClientBase,
+  test: ModelTest,
+  table: string,
+  refs: Placeholders,
+  keyCache: Map<string, string[]>,
+  within?: { sql: string; params: string[] },
+): Promise<Finding> {
   assertIdentifier(table, 'test table');
   const columns = test.columns.map((c) => assertIdentifier(c, `test column of ${table}`));
   const filter = test.where ? ` AND (${test.where})` : '';
@@ -134,9 +154,10 @@ async function runGenericTest(client: pg.ClientBase, test: ModelTest, table: str
     const cols = columns.join(', ');
     const { rows } = await client.query(
       `SELECT (sum(n) OVER ())::text AS failures, ${asText(columns)}
-         FROM (SELECT ${cols}, count(*) AS n FROM ${table} WHERE true${filter} GROUP BY ${cols} HAVING count(*) > 1) AS dup
+         FROM (SELECT ${cols}, count(*) AS n FROM ${table} WHERE true${filter}${within ? ` AND ${within.sql}` : ''} GROUP BY ${cols} HAVING count(*) > 1) AS dup
         ORDER BY ${cols}
         LIMIT ${SAMPLE_SIZE}`,
+      within?.params ?? [],
     );
     return {
       failures: Number(rows[0]?.failures ?? 0),

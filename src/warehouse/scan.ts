@@ -10,7 +10,8 @@ import type { Placeholders } from './sql-text';
 //   column is declared NOT NULL. The model's DDL put the constraint there; the build could not have succeeded
 //   with a row that breaks it. The result says which constraint holds it.
 // - Every not_null and relationship check of one table runs in one scan of that table: one count per check,
-//   parents joined by hash (LEFT JOIN on the parent's unique key), instead of one pass per check.
+//   parents joined by hash (LEFT JOIN on the parent's unique key), instead of one pass per check. Only a check
+//   that failed reads its sample rows, in a query of its own.
 
 const SAMPLE_SIZE = 5;
 
@@ -63,7 +64,7 @@ async function uniqueColumn(client: pg.ClientBase, table: string, column: string
  */
 export async function scanTable(client: pg.ClientBase, table: string, tests: ModelTest[], key: string[], refs: Placeholders): Promise<Map<ModelTest, ScanFinding>> {
   const joins: string[] = [];
-  const parts: { test: ModelTest; condition: string }[] = [];
+  const parts: { test: ModelTest; condition: string; join?: string }[] = [];
   for (const test of tests) {
     // a filter is "<column> <op> <integer>" or "<column> is [not] null" (annotations.ts): qualify its column
     const filter = test.where ? ` AND (t.${test.where})` : '';
@@ -76,8 +77,9 @@ export async function scanTable(client: pg.ClientBase, table: string, tests: Mod
       const parentColumn = assertIdentifier(ref.column, 'relationship parent column');
       if (!(await uniqueColumn(client, parent, parentColumn))) continue;
       const alias = `p${joins.length}`;
-      joins.push(`LEFT JOIN ${parent} AS ${alias} ON ${alias}.${parentColumn} = t.${columns[0]}`);
-      parts.push({ test, condition: `t.${columns[0]} IS NOT NULL AND ${alias}.${parentColumn} IS NULL${filter}` });
+      const join = `LEFT JOIN ${parent} AS ${alias} ON ${alias}.${parentColumn} = t.${columns[0]}`;
+      joins.push(join);
+      parts.push({ test, condition: `t.${columns[0]} IS NOT NULL AND ${alias}.${parentColumn} IS NULL${filter}`, join });
     }
   }
   const found = new Map<ModelTest, ScanFinding>();
@@ -85,10 +87,23 @@ export async function scanTable(client: pg.ClientBase, table: string, tests: Mod
   const keyText =
     key.length === 1 ? `t.${key[0]}::text` : `'(' || concat_ws(', ', ${key.map((k) => `coalesce(t.${k}::text, 'NULL')`).join(', ')}) || ')'`;
   const order = key.map((k) => `t.${k}`).join(', ');
-  const select = parts.map((p, i) => `count(*) FILTER (WHERE ${p.condition}) AS f${i}, (array_agg(${keyText} ORDER BY ${order}) FILTER (WHERE ${p.condition}))[1:${SAMPLE_SIZE}] AS s${i}`);
-  const { rows } = await client.query<Record<string, string | string[] | null>>(`SELECT ${select.join(',\n       ')}\n  FROM ${table} AS t\n  ${joins.join('\n  ')}`);
+  // Counts only, so the scan can run in parallel workers (an ordered array_agg per check, as before, kept it in one
+  // process: 0.5 to 0.8 s at 1M lines against 0.3 to 0.5 s in parallel); the samples of a failed check are read
+  // after, by a query of their own that returns the same first keys.
+  const select = parts.map((p, i) => `count(*) FILTER (WHERE ${p.condition}) AS f${i}`);
+  const { rows } = await client.query<Record<string, string | null>>(`SELECT ${select.join(',\n       ')}\n  FROM ${table} AS t\n  ${joins.join('\n  ')}`);
   const row = rows[0] ?? {};
   const label = key.length === 1 ? key[0]! : `(${key.join(', ')})`;
-  parts.forEach((p, i) => found.set(p.test, { failures: Number(row[`f${i}`] ?? 0), label, values: (row[`s${i}`] as string[] | null) ?? [] }));
+  for (const [i, p] of parts.entries()) {
+    const failures = Number(row[`f${i}`] ?? 0);
+    let values: string[] = [];
+    if (failures > 0) {
+      const { rows: sample } = await client.query<{ k: string }>(
+        `SELECT ${keyText} AS k FROM ${table} AS t ${p.join ?? ''} WHERE ${p.condition} ORDER BY ${order} LIMIT ${SAMPLE_SIZE}`,
+      );
+      values = sample.map((r) => r.k);
+    }
+    found.set(p.test, { failures, label, values });
+  }
   return found;
 }
