@@ -18,13 +18,15 @@ WITH
 
 run AS (SELECT period, starts, ends FROM ops.run_period()),
 
--- a full refresh compares everything; a period run the month (each branch is switched on or off once per query,
--- not tested per row)
-staged AS NOT MATERIALIZED (
+-- a full refresh compares everything (the _all branches), a period run the month (the _month branches); each
+-- branch is switched on or off once per query, not tested per row
+staged_all AS NOT MATERIALIZED (
   SELECT od.order_detail_id, od.order_id, od.qty, od.item_price, od.unit_sales
   FROM {{ source('order_details') }} AS od
   WHERE (SELECT period FROM run) IS NULL
-  UNION ALL
+),
+
+staged_month AS NOT MATERIALIZED (
   SELECT od.order_detail_id, od.order_id, od.qty, od.item_price, od.unit_sales
   FROM {{ source('order_details') }} AS od
   JOIN {{ source('orders') }} AS o ON o.order_id = od.order_id
@@ -32,29 +34,52 @@ staged AS NOT MATERIALIZED (
   WHERE (SELECT period FROM run) IS NOT NULL
 ),
 
-fact AS NOT MATERIALIZED (
+staged AS NOT MATERIALIZED (SELECT * FROM staged_all UNION ALL SELECT * FROM staged_month),
+
+fact_all AS NOT MATERIALIZED (
   SELECT f.order_detail_id, f.order_id, f.qty, f.item_price, f.unit_sales
   FROM {{ ref('fct_transactions') }} AS f
   WHERE (SELECT period FROM run) IS NULL
-  UNION ALL
+),
+
+fact_month AS NOT MATERIALIZED (
   SELECT f.order_detail_id, f.order_id, f.qty, f.item_price, f.unit_sales
   FROM {{ ref('fct_transactions') }} AS f
   JOIN run ON f.order_date >= run.starts AND f.order_date < run.ends
   WHERE (SELECT period FROM run) IS NOT NULL
 ),
 
+fact AS NOT MATERIALIZED (SELECT * FROM fact_all UNION ALL SELECT * FROM fact_month),
+
+-- Each branch is reduced on its own and the two results added (one of them is empty): an aggregate over each
+-- plain scan runs in parallel workers, an aggregate over the UNION ALL of both branches did not (issue 14: 0.72 s
+-- -> 0.43 s at 1M lines, full refresh).
 fingerprint AS (
-  SELECT count(*) AS n, coalesce(sum(unit_sales), 0) AS sales,
-         coalesce(sum(hashint8extended(order_detail_id, 1) # hashint8extended(order_id, 2) # hashint8extended(qty, 3)
-                      # hash_numeric_extended(item_price, 4) # hash_numeric_extended(unit_sales, 5)), 0) AS h
-  FROM staged
+  SELECT sum(n) AS n, sum(sales) AS sales, sum(h) AS h FROM (
+    SELECT count(*) AS n, coalesce(sum(unit_sales), 0) AS sales,
+           coalesce(sum(hashint8extended(order_detail_id, 1) # hashint8extended(order_id, 2) # hashint8extended(qty, 3)
+                         # hash_numeric_extended(item_price, 4) # hash_numeric_extended(unit_sales, 5)), 0) AS h
+    FROM staged_all
+    UNION ALL
+    SELECT count(*) AS n, coalesce(sum(unit_sales), 0) AS sales,
+           coalesce(sum(hashint8extended(order_detail_id, 1) # hashint8extended(order_id, 2) # hashint8extended(qty, 3)
+                         # hash_numeric_extended(item_price, 4) # hash_numeric_extended(unit_sales, 5)), 0) AS h
+    FROM staged_month
+  ) AS parts
 ),
 
 fact_fingerprint AS (
-  SELECT count(*) AS n, coalesce(sum(unit_sales), 0) AS sales,
-         coalesce(sum(hashint8extended(order_detail_id, 1) # hashint8extended(order_id, 2) # hashint8extended(qty, 3)
-                      # hash_numeric_extended(item_price, 4) # hash_numeric_extended(unit_sales, 5)), 0) AS h
-  FROM fact
+  SELECT sum(n) AS n, sum(sales) AS sales, sum(h) AS h FROM (
+    SELECT count(*) AS n, coalesce(sum(unit_sales), 0) AS sales,
+           coalesce(sum(hashint8extended(order_detail_id, 1) # hashint8extended(order_id, 2) # hashint8extended(qty, 3)
+                         # hash_numeric_extended(item_price, 4) # hash_numeric_extended(unit_sales, 5)), 0) AS h
+    FROM fact_all
+    UNION ALL
+    SELECT count(*) AS n, coalesce(sum(unit_sales), 0) AS sales,
+           coalesce(sum(hashint8extended(order_detail_id, 1) # hashint8extended(order_id, 2) # hashint8extended(qty, 3)
+                         # hash_numeric_extended(item_price, 4) # hash_numeric_extended(unit_sales, 5)), 0) AS h
+    FROM fact_month
+  ) AS parts
 ),
 
 differs AS (
