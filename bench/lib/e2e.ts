@@ -1,23 +1,22 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type pg from 'pg';
 import type { DatasetSpec } from '../../src/datasets';
 import type { PipelineSummary } from '../../src/contracts';
 import { startDevServer } from '../../src/dev/temporal-server';
-import { WORKFLOWS_PATH } from '../../src/worker-factory';
 import { runBaseline, writeBaselineScript } from './baseline';
+import { compiledChild } from './build';
 import type { BaselineSample } from './baseline';
 import { analyseHistory } from './history';
 import type { RunTimings } from './history';
-import { loadAvg1 } from './proc';
+import { check, loadAvg1, runProcess } from './proc';
 import { resetWarehouse } from './transform';
+import { WORKER_NODE_FLAGS } from './workers';
 
 const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 const REPO_DIR = path.resolve(BENCH_DIR, '..');
@@ -51,8 +50,9 @@ interface WorkerHandle {
   stderr: () => string;
 }
 
-function startWorkerChild(env: NodeJS.ProcessEnv): WorkerHandle {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'lib', 'worker-child.ts')], {
+/** The bench's worker child compiled like the deployed worker (esbuild, no tsx at run time) and run with its flags. */
+function startWorkerChild(childJs: string, env: NodeJS.ProcessEnv): WorkerHandle {
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, childJs], {
     cwd: REPO_DIR,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -98,8 +98,10 @@ export async function benchE2e(o: {
   log('e2e: starting a Temporal dev server and bundling the workflows');
   const server = await startDevServer({ headless: true, logLevel: 'error' });
   const bundleFile = path.join(o.workDir, 'workflow-bundle.js');
-  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
-  await writeFile(bundleFile, bundle.code);
+  // as deployed: the bundle and its manifest from npm run build:workflows (without the manifest the worker would
+  // bundle the sources with webpack at start, and its peak RSS would count webpack)
+  check(await runProcess('npm', ['run', 'build:workflows', '--silent', '--', '--out', bundleFile], { cwd: REPO_DIR }), 'npm run build:workflows');
+  const childJs = await compiledChild('worker-child');
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: server.namespace });
   const taskQueue = `gudang-bench-${process.pid}`;
@@ -118,8 +120,8 @@ export async function benchE2e(o: {
   try {
     for (let r = 0; r < o.repeats; r++) {
       await resetWarehouse(o.pool, o.dataset);
-      const worker = startWorkerChild(o.split ? { ...env, BENCH_WORKER_ROLE: 'activities' } : env);
-      const wfWorker = o.split ? startWorkerChild({ ...env, BENCH_WORKER_ROLE: 'workflows' }) : undefined;
+      const worker = startWorkerChild(childJs, o.split ? { ...env, BENCH_WORKER_ROLE: 'activities' } : env);
+      const wfWorker = o.split ? startWorkerChild(childJs, { ...env, BENCH_WORKER_ROLE: 'workflows' }) : undefined;
       try {
         await nextJson(worker, 'ready');
         if (wfWorker) await nextJson(wfWorker, 'ready');
