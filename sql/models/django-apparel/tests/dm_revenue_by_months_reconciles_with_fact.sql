@@ -10,7 +10,7 @@ WITH
 
 run AS (SELECT period, starts, ends FROM ops.run_period()),
 
-fact AS (
+fact AS NOT MATERIALIZED (
   SELECT f.order_id, f.order_date, f.qty, f.unit_sales
   FROM {{ ref('fct_transactions') }} AS f
   CROSS JOIN run
@@ -24,15 +24,35 @@ mart AS (
   WHERE run.period IS NULL OR m.month = run.starts::date
 ),
 
--- one scan of the fact, grouped by month only: revenue, quantity and lines summed straight from the lines, and the
--- month's distinct orders counted by count(DISTINCT), which sorts each month's order ids (issue 14: a hash of every
--- (month, order) with its numeric sums spilled to disk at 1M lines and took three times as long). The month NULL
--- collects the undated lines.
+-- The fact's months, from its first date's month to its last date's (issue 14: the gates at most 15 % of the
+-- transform). Each month is then summed on its own, straight from the lines dated in it: the fact is partitioned by
+-- month (src/warehouse/partition.ts), so each month reads its own partition only (run-time partition pruning) and
+-- its distinct orders are counted by sorting that month's order ids in memory. Grouping all lines by month sorted
+-- every line of the fact on disk first (0.7 s at 1M lines). A month without a line is not a month of the fact. The
+-- month NULL collects the undated lines.
+span AS (
+  SELECT date_trunc('month', min(order_date)) AS first_month, max(order_date) AS last_date FROM fact
+),
+
+months AS (
+  SELECT m AS starts FROM span CROSS JOIN generate_series(span.first_month, span.last_date, interval '1 month') AS m
+),
+
 by_month AS (
-  SELECT date_trunc('month', order_date)::date AS month, sum(unit_sales) AS total_revenue, count(DISTINCT order_id) AS total_orders,
-         sum(qty)::bigint AS total_quantity, count(*) AS lines
+  SELECT m.starts::date AS month, x.total_revenue, x.total_orders, x.total_quantity, x.lines
+  FROM months AS m
+  CROSS JOIN LATERAL (
+    SELECT sum(f.unit_sales) AS total_revenue, count(DISTINCT f.order_id) AS total_orders, sum(f.qty)::bigint AS total_quantity,
+           count(*) AS lines
+    FROM {{ ref('fct_transactions') }} AS f
+    WHERE f.order_date >= m.starts AND f.order_date < m.starts + interval '1 month'
+  ) AS x
+  WHERE x.lines > 0
+  UNION ALL
+  SELECT NULL::date, sum(unit_sales), count(DISTINCT order_id), sum(qty)::bigint, count(*)
   FROM fact
-  GROUP BY 1
+  WHERE order_date IS NULL
+  HAVING count(*) > 0
 ),
 
 expected AS (
