@@ -10,7 +10,8 @@ import type { Placeholders } from './sql-text';
 //   column is declared NOT NULL. The model's DDL put the constraint there; the build could not have succeeded
 //   with a row that breaks it. The result says which constraint holds it.
 // - Every not_null and relationship check of one table runs in one scan of that table: one count per check,
-//   parents joined by hash (LEFT JOIN on the parent's unique key), instead of one pass per check. Only a check
+//   parents joined by hash (LEFT JOIN on the parent's unique key), instead of one pass per check; a parent whose
+//   integer keys are a few runs of consecutive values is not joined, its runs are compared (keyRuns). Only a check
 //   that failed reads its sample rows, in a query of its own.
 
 const SAMPLE_SIZE = 5;
@@ -57,6 +58,30 @@ async function uniqueColumn(client: pg.ClientBase, table: string, column: string
   return rows.length > 0;
 }
 
+/** At most this many runs of consecutive keys replace a join to the parent by range comparisons. */
+const MAX_RUNS = 8;
+
+/**
+ * The parent's keys as runs of consecutive integers ([lo, hi], every integer between them present), when the key
+ * column is an integer and there are at most MAX_RUNS runs: surrogate keys 1..N and the unknown member -1 are two.
+ * "The child's key is one of the parent's" is then exactly "it lies in one of the runs", a comparison per row instead
+ * of a hash probe per row (issue 14). Undefined otherwise: the scan joins the parent.
+ */
+async function keyRuns(client: pg.ClientBase, parent: string, column: string): Promise<{ lo: string; hi: string }[] | undefined> {
+  const { rows: type } = await client.query<{ t: string }>(
+    `SELECT format_type(atttypid, NULL) AS t FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`,
+    [parent, column],
+  );
+  if (!['smallint', 'integer', 'bigint'].includes(type[0]?.t ?? '')) return undefined;
+  const { rows } = await client.query<{ lo: string; hi: string }>(
+    `SELECT min(k)::text AS lo, max(k)::text AS hi
+       FROM (SELECT ${column}::bigint AS k, ${column}::bigint - row_number() OVER (ORDER BY ${column}) AS run FROM ${parent} WHERE ${column} IS NOT NULL) AS keys
+      GROUP BY run ORDER BY min(k) LIMIT ${MAX_RUNS + 1}`,
+  );
+  if (rows.length > MAX_RUNS || rows.some((r) => !/^-?\d+$/.test(r.lo) || !/^-?\d+$/.test(r.hi))) return undefined;
+  return rows;
+}
+
 /**
  * Runs the not_null and relationship checks of one table in a single scan. `key` names rows in samples. Returns a
  * finding per check it ran; checks it cannot fold (a relationship whose parent column is not unique) are left out
@@ -76,6 +101,13 @@ export async function scanTable(client: pg.ClientBase, table: string, tests: Mod
       const parent = assertIdentifier(ref.model ? refs.ref(ref.model) : ref.table, 'relationship parent table');
       const parentColumn = assertIdentifier(ref.column, 'relationship parent column');
       if (!(await uniqueColumn(client, parent, parentColumn))) continue;
+      const runs = await keyRuns(client, parent, parentColumn);
+      if (runs) {
+        // the parent's keys are a few runs of consecutive integers: a key is in the parent iff it is in one of them
+        const inParent = runs.map((r) => `t.${columns[0]} BETWEEN ${r.lo} AND ${r.hi}`).join(' OR ');
+        parts.push({ test, condition: `t.${columns[0]} IS NOT NULL AND NOT (${inParent || 'false'})${filter}` });
+        continue;
+      }
       const alias = `p${joins.length}`;
       const join = `LEFT JOIN ${parent} AS ${alias} ON ${alias}.${parentColumn} = t.${columns[0]}`;
       joins.push(join);
