@@ -80,7 +80,9 @@ export const loadCsvBatches: BatchRunner = async (client, pool, spec, plan, chun
           return;
         }
         if (processor.rejects.length >= maxRejects) return;
-        if (batchBytesDone >= batchBytes || Date.now() - batchStarted >= batchMs) return;
+        // a batch ends on its size or time only once it has taken a record (else a time budget spent before the
+        // first read, e.g. batchMs 0, would commit empty batches forever)
+        if (batchBytesDone > 0 && (batchBytesDone >= batchBytes || Date.now() - batchStarted >= batchMs)) return;
         // the buffer is used up, or holds only the start of a record: read on behind it
         const carry = buf.subarray(bufStart);
         if (carry.length > MAX_RECORD_BYTES) {
