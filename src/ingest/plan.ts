@@ -9,8 +9,7 @@ import type { SourceSpec } from '../sources/types';
 import type { DbRead } from './db/read';
 import { checkHeader, fileColumns } from '../sources/validate';
 import { effectiveBudget, formatRejectBudget } from './budget';
-import { planCsvChunks, probeCsvHeader } from './csv/plan';
-import { QUOTE } from './csv/scan';
+import { CsvCutFinder, probeCsvHeader } from './csv/plan';
 import { LANDING_SCHEMA, landingDDL, landingTableName, qualifiedLanding } from './landing';
 import { locateSourceFile } from '../sources/remote';
 import { BlockHasher, VERIFY_BLOCK_BYTES } from './verify';
@@ -103,12 +102,13 @@ async function hashFile(
   blockBytes: number | undefined,
   headBytes: number,
   heartbeat?: PlanOptions['heartbeat'],
-): Promise<{ sha256: string; blocks?: Buffer; quotes: boolean; head: Buffer }> {
+  /** Sees every byte hashed, in order (the CSV chunk cuts are found in them). */
+  onBytes?: (part: Buffer, position: number) => void,
+): Promise<{ sha256: string; blocks?: Buffer; head: Buffer }> {
   const head: Buffer[] = [];
   const hash = createHash('sha256');
   const blocks = blockBytes ? new BlockHasher(blockBytes) : undefined;
   const fh = await open(path, 'r');
-  let quotes = false;
   let position = 0;
   let lastBeat = Date.now();
   try {
@@ -120,7 +120,7 @@ async function hashFile(
       hash.update(part);
       blocks?.update(part);
       if (position < headBytes) head.push(Buffer.from(part.subarray(0, headBytes - position)));
-      if (!quotes && part.indexOf(QUOTE) !== -1) quotes = true;
+      onBytes?.(part, position);
       position += bytesRead;
       if (heartbeat && Date.now() - lastBeat > 1000) {
         heartbeat({ phase: 'planning', hashedBytes: position, sizeBytes: size });
@@ -131,7 +131,7 @@ async function hashFile(
     await fh.close();
   }
   if (position !== size) throw formatError(path, `changed while being read (${position} bytes read, ${size} expected)`);
-  return { sha256: hash.digest('hex'), blocks: blocks?.digest(), quotes, head: Buffer.concat(head) };
+  return { sha256: hash.digest('hex'), blocks: blocks?.digest(), head: Buffer.concat(head) };
 }
 
 interface PlanRow {
@@ -269,16 +269,16 @@ export async function planLoad(pool: Pool, spec: SourceSpec, sourceDir: string, 
 
   opts.heartbeat?.({ phase: 'planning', hashedBytes: 0, sizeBytes: st.size });
   const verifyBlockBytes = Math.max(1, opts.verifyBlockBytes ?? VERIFY_BLOCK_BYTES);
-  const hashed = await hashFile(path, st.size, verifyBlockBytes, head?.length ?? 0, opts.heartbeat);
-  const { sha256, blocks, quotes } = hashed;
+  const chunkBytes = Math.max(1, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+  // CSV: the chunk cuts are found in the bytes as they are hashed (one read of the file, and the cuts are where the
+  // bytes checked against the plan's block hashes have record starts)
+  const cutter = spec.format === 'csv' ? new CsvCutFinder(file, st.size, dataStart, chunkBytes) : undefined;
+  const hashed = await hashFile(path, st.size, verifyBlockBytes, head?.length ?? 0, opts.heartbeat, cutter && ((part, at) => cutter.push(part, at)));
+  const { sha256, blocks } = hashed;
   opts.heartbeat?.({ phase: 'planning', hashedBytes: st.size, sizeBytes: st.size });
   // the header checked is the one hashed (and so the one chunk 0's first block is checked against)
   if (head && !head.equals(hashed.head)) throw formatError(file, 'changed while being planned (its header as read differs from the bytes hashed); run the load again');
-  const chunkBytes = Math.max(1, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
-  const chunks =
-    spec.format === 'csv'
-      ? await planCsvChunks(path, st.size, dataStart, chunkBytes, quotes, { file, sizeBytes: st.size, verifyBlockBytes, blockSha256: blocks })
-      : [{ chunk: 0, byteStart: 0, byteEnd: st.size }];
+  const chunks = cutter ? cutter.chunks() : [{ chunk: 0, byteStart: 0, byteEnd: st.size }];
 
   await sweepLandingTables(pool, opts.staleAfterMs ?? 24 * 3600_000);
 

@@ -6,7 +6,7 @@ import type { ChunkRange } from '../plan';
 import type { PlannedBytes } from '../verify';
 import { VerifiedReader } from '../verify';
 import { decodeRecords } from './decode';
-import { BOM, F_BAD_QUOTE, F_CTRL, F_UNTERMINATED, LF, RecordScanner } from './scan';
+import { BOM, F_BAD_QUOTE, F_CTRL, F_UNTERMINATED, LF, QUOTE, RecordScanner } from './scan';
 import { firstInvalidUtf8 } from './utf8';
 
 // Where a CSV file's data starts (its header, checked) and where it can be cut into chunks.
@@ -87,16 +87,94 @@ export async function probeCsvHeader(path: string, file: string, size: number): 
 }
 
 /**
- * Cuts the data part of a CSV file, [dataStart, size), into chunks of about `chunkBytes`, each starting at a record
- * start. Without any quote in the file a record starts after every line feed. With quotes, the file is scanned record
- * by record from the data start with the loader's own scanner, so a line break inside a quoted field is never a cut.
- * With the plan's block hashes (`hashed`), every byte this read looks at comes from a block that matched them: the cuts
- * are found in the bytes hashed, so a change made while planning and undone later cannot place a cut inside a record.
+ * Finds where the data part of a CSV file, [dataStart, size), can be cut into chunks of about `chunkBytes`, each
+ * cut at a record start, from the file's bytes as they stream past in order (the plan's hashing pass, so the cuts are
+ * found in exactly the bytes that were hashed). Records are found with the loader's own scanner, so a line break
+ * inside a quoted field is never a cut; a run of records without any quote byte ends at each line feed (the
+ * scanner's rule), so it is jumped over with indexOf instead of being scanned byte by byte.
+ */
+export class CsvCutFinder {
+  private readonly targets: number[] = [];
+  private readonly cuts: number[] = [];
+  private readonly scanner = new RecordScanner(0);
+  private t = 0;
+  /** Unscanned bytes: the tail of the last part (copied: the caller reuses its buffer), then the new part. */
+  private buf: Buffer = Buffer.alloc(0);
+  /** File offset of buf[0]. */
+  private base: number;
+  private seen: number;
+
+  constructor(
+    private readonly file: string,
+    private readonly size: number,
+    private readonly dataStart: number,
+    chunkBytes: number,
+  ) {
+    for (let t = dataStart + chunkBytes; t < size; t += chunkBytes) this.targets.push(t);
+    this.base = dataStart;
+    this.seen = dataStart;
+  }
+
+  /** The file's bytes [position, position + part.length), given in order from the start (or from dataStart). */
+  push(part: Buffer, position: number): void {
+    const end = position + part.length;
+    if (this.t >= this.targets.length || end <= this.seen) return;
+    if (position > this.seen) throw new Error(`CsvCutFinder: bytes ${this.seen}..${position} of ${this.file} were skipped`);
+    const fresh = part.subarray(this.seen - position);
+    this.seen = end;
+    this.buf = this.buf.length === 0 ? fresh : Buffer.concat([this.buf, fresh]);
+    const p = this.scan(end >= this.size);
+    this.base += p;
+    const tail = this.buf.subarray(p);
+    if (tail.length > MAX_RECORD_BYTES) throw formatError(this.file, `has a record longer than ${MAX_RECORD_BYTES} bytes at byte offset ${this.base}: an unclosed quote?`);
+    this.buf = Buffer.from(tail);
+  }
+
+  /** Scans buf from its start; returns where the first record not yet complete starts. */
+  private scan(last: boolean): number {
+    const { buf, targets, cuts, base, size } = this;
+    const cut = (at: number) => {
+      if (at < size && (cuts.length === 0 || at > cuts[cuts.length - 1]!)) cuts.push(at);
+    };
+    let p = 0;
+    let quote = -2; // the next quote byte at or after p (-1: none left in buf), -2: not looked up yet
+    while (this.t < targets.length && p < buf.length) {
+      if (quote !== -1 && quote < p) quote = buf.indexOf(QUOTE, p);
+      const limit = quote < 0 ? buf.length : quote;
+      // (never lastIndexOf at a negative offset: Buffer counts that from the end)
+      const lastLf = limit > p ? buf.lastIndexOf(LF, limit - 1) : -1;
+      if (lastLf >= p) {
+        // records without a quote up to lastLf: the first record start at or after a target is after a line feed
+        while (this.t < targets.length && targets[this.t]! - base <= lastLf + 1) {
+          cut(base + buf.indexOf(LF, Math.max(p, targets[this.t]! - base - 1)) + 1);
+          this.t++;
+        }
+        p = lastLf + 1;
+        if (this.t >= targets.length || p >= buf.length) break;
+      }
+      const next = this.scanner.scan(buf, p, buf.length, last);
+      if (next < 0) break;
+      p = next;
+      while (this.t < targets.length && base + p >= targets[this.t]!) {
+        cut(base + p);
+        this.t++;
+      }
+    }
+    return p;
+  }
+
+  chunks(): ChunkRange[] {
+    return chunkRanges([this.dataStart, ...this.cuts, this.size]);
+  }
+}
+
+/**
+ * The chunks of a CSV file read on its own (the plan finds them while hashing, CsvCutFinder). Without any quote in
+ * the file a record starts after every line feed, so only the bytes around each target are read. With the plan's
+ * block hashes (`hashed`), every byte read comes from a block that matched them.
  */
 export async function planCsvChunks(path: string, size: number, dataStart: number, chunkBytes: number, quotes: boolean, hashed?: PlannedBytes): Promise<ChunkRange[]> {
-  const targets: number[] = [];
-  for (let t = dataStart + chunkBytes; t < size; t += chunkBytes) targets.push(t);
-  const cuts: number[] = [];
+  const finder = new CsvCutFinder(path, size, dataStart, chunkBytes);
   const fh = await open(path, 'r');
   const verified = hashed?.blockSha256 ? new VerifiedReader(fh, hashed) : undefined;
   const readAt = async (position: number, length: number): Promise<Buffer> => {
@@ -106,48 +184,28 @@ export async function planCsvChunks(path: string, size: number, dataStart: numbe
     return buf;
   };
   try {
-    if (!quotes) {
-      for (const target of targets) {
-        // a record starts right after the first line feed at or after target - 1
-        let found = -1;
-        for (let pos = target - 1; pos < size && found < 0; pos += 64 * 1024) {
-          const buf = await readAt(pos, Math.min(64 * 1024, size - pos));
-          const i = buf.indexOf(LF);
-          if (i >= 0) found = pos + i + 1;
-        }
-        if (found > 0 && found < size && (cuts.length === 0 || found > cuts[cuts.length - 1]!)) cuts.push(found);
-      }
-    } else {
-      const scanner = new RecordScanner(0);
-      let t = 0;
-      let base = dataStart; // file offset of buf[0]
-      let buf = Buffer.alloc(0);
-      let p = 0;
-      while (t < targets.length && base + p < size) {
-        // refill: keep the unprocessed tail, append the next block
-        const tail = buf.subarray(p);
-        if (tail.length > MAX_RECORD_BYTES) throw formatError(path, `has a record longer than ${MAX_RECORD_BYTES} bytes at byte offset ${base + p}: an unclosed quote?`);
-        const more = await readAt(base + buf.length, Math.min(READ_BYTES, size - base - buf.length));
-        base += p;
-        buf = Buffer.concat([tail, more]);
-        p = 0;
-        const last = base + buf.length >= size;
-        for (;;) {
-          const next = scanner.scan(buf, p, buf.length, last);
-          if (next < 0) break;
-          p = next;
-          while (t < targets.length && base + p >= targets[t]!) {
-            if (base + p < size && (cuts.length === 0 || base + p > cuts[cuts.length - 1]!)) cuts.push(base + p);
-            t++;
-          }
-          if (p >= buf.length) break;
-        }
-      }
+    if (quotes) {
+      for (let pos = dataStart; pos < size; pos += READ_BYTES) finder.push(await readAt(pos, Math.min(READ_BYTES, size - pos)), pos);
+      return finder.chunks();
     }
+    const cuts: number[] = [];
+    for (let target = dataStart + chunkBytes; target < size; target += chunkBytes) {
+      // a record starts right after the first line feed at or after target - 1
+      let found = -1;
+      for (let pos = target - 1; pos < size && found < 0; pos += 64 * 1024) {
+        const buf = await readAt(pos, Math.min(64 * 1024, size - pos));
+        const i = buf.indexOf(LF);
+        if (i >= 0) found = pos + i + 1;
+      }
+      if (found > 0 && found < size && (cuts.length === 0 || found > cuts[cuts.length - 1]!)) cuts.push(found);
+    }
+    return chunkRanges([dataStart, ...cuts, size]);
   } finally {
     await fh.close();
   }
-  const bounds = [dataStart, ...cuts, size];
+}
+
+function chunkRanges(bounds: number[]): ChunkRange[] {
   const chunks: ChunkRange[] = [];
   for (let k = 0; k + 1 < bounds.length; k++) chunks.push({ chunk: k, byteStart: bounds[k]!, byteEnd: bounds[k + 1]! });
   return chunks;
