@@ -343,10 +343,10 @@ void describe('planning a CSV file', () => {
     await probeFails('a,b\r1,2\r3,4\r', /bare CR line ends/);
   });
 
-  async function chunkedEqualsWhole(content: string, chunkBytes: number, quotes: boolean) {
+  async function chunkedEqualsWhole(content: string, chunkBytes: number) {
     const f = await file('c.csv', `${HEADER.join(',')}\n${content}`);
     const { dataStart } = await probeCsvHeader(f.p, 'c.csv', f.size);
-    const chunks = await planCsvChunks(f.p, f.size, dataStart, chunkBytes, quotes);
+    const chunks = await planCsvChunks(f.p, f.size, dataStart, chunkBytes);
     const bytes = Buffer.from(`${HEADER.join(',')}\n${content}`);
     assert.equal(chunks[0]!.byteStart, dataStart);
     assert.equal(chunks[chunks.length - 1]!.byteEnd, f.size);
@@ -366,21 +366,21 @@ void describe('planning a CSV file', () => {
 
   void test('without quotes: chunks cut at line starts', async () => {
     const content = Array.from({ length: 500 }, (_, i) => `${i},n${i},,\n`).join('');
-    const chunks = await chunkedEqualsWhole(content, 997, false);
+    const chunks = await chunkedEqualsWhole(content, 997);
     assert.ok(chunks.length >= 5);
   });
 
   void test('with quoted line breaks: never cut inside a quoted field', async () => {
     const content = Array.from({ length: 400 }, (_, i) => (i % 3 === 0 ? `${i},"multi\nline ${i}, with ""quotes""",,\n` : `${i},plain,,\n`)).join('');
     for (const size of [17, 101, 997]) {
-      const chunks = await chunkedEqualsWhole(content, size, true);
+      const chunks = await chunkedEqualsWhole(content, size);
       assert.ok(chunks.length > 3);
     }
   });
 
   void test('a stray quote does not swallow the lines after it when planning', async () => {
     const content = Array.from({ length: 200 }, (_, i) => (i === 10 ? `${i},12" pizza,,\n` : `${i},p,,\n`)).join('');
-    await chunkedEqualsWhole(content, 113, true);
+    await chunkedEqualsWhole(content, 113);
   });
 });
 

@@ -3,8 +3,6 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { formatError } from '../../sources/readers/common';
 import type { ChunkRange } from '../plan';
-import type { PlannedBytes } from '../verify';
-import { VerifiedReader } from '../verify';
 import { decodeRecords } from './decode';
 import { BOM, F_BAD_QUOTE, F_CTRL, F_UNTERMINATED, LF, QUOTE, RecordScanner } from './scan';
 import { firstInvalidUtf8 } from './utf8';
@@ -100,9 +98,8 @@ export class CsvCutFinder {
   private t = 0;
   /** Unscanned bytes: the tail of the last part (copied: the caller reuses its buffer), then the new part. */
   private buf: Buffer = Buffer.alloc(0);
-  /** File offset of buf[0]. */
+  /** File offset of buf[0]; base + buf.length is where the next part must start. */
   private base: number;
-  private seen: number;
 
   constructor(
     private readonly file: string,
@@ -112,16 +109,15 @@ export class CsvCutFinder {
   ) {
     for (let t = dataStart + chunkBytes; t < size; t += chunkBytes) this.targets.push(t);
     this.base = dataStart;
-    this.seen = dataStart;
   }
 
   /** The file's bytes [position, position + part.length), given in order from the start (or from dataStart). */
   push(part: Buffer, position: number): void {
     const end = position + part.length;
-    if (this.t >= this.targets.length || end <= this.seen) return;
-    if (position > this.seen) throw new Error(`CsvCutFinder: bytes ${this.seen}..${position} of ${this.file} were skipped`);
-    const fresh = part.subarray(this.seen - position);
-    this.seen = end;
+    const seen = this.base + this.buf.length;
+    if (this.t >= this.targets.length || end <= seen) return;
+    if (position > seen) throw new Error(`CsvCutFinder: bytes ${seen}..${position} of ${this.file} were skipped`);
+    const fresh = part.subarray(seen - position);
     this.buf = this.buf.length === 0 ? fresh : Buffer.concat([this.buf, fresh]);
     const p = this.scan(end >= this.size);
     this.base += p;
@@ -168,41 +164,16 @@ export class CsvCutFinder {
   }
 }
 
-/**
- * The chunks of a CSV file read on its own (the plan finds them while hashing, CsvCutFinder). Without any quote in
- * the file a record starts after every line feed, so only the bytes around each target are read. With the plan's
- * block hashes (`hashed`), every byte read comes from a block that matched them.
- */
-export async function planCsvChunks(path: string, size: number, dataStart: number, chunkBytes: number, quotes: boolean, hashed?: PlannedBytes): Promise<ChunkRange[]> {
+/** The chunks of a CSV file read on its own, in order (the plan finds them while hashing, with the same CsvCutFinder). */
+export async function planCsvChunks(path: string, size: number, dataStart: number, chunkBytes: number): Promise<ChunkRange[]> {
   const finder = new CsvCutFinder(path, size, dataStart, chunkBytes);
   const fh = await open(path, 'r');
-  const verified = hashed?.blockSha256 ? new VerifiedReader(fh, hashed) : undefined;
-  const readAt = async (position: number, length: number): Promise<Buffer> => {
-    if (!verified) return readBytesAt(fh, position, length);
-    const buf = Buffer.allocUnsafe(length);
-    await verified.read(buf, 0, length, position);
-    return buf;
-  };
   try {
-    if (quotes) {
-      for (let pos = dataStart; pos < size; pos += READ_BYTES) finder.push(await readAt(pos, Math.min(READ_BYTES, size - pos)), pos);
-      return finder.chunks();
-    }
-    const cuts: number[] = [];
-    for (let target = dataStart + chunkBytes; target < size; target += chunkBytes) {
-      // a record starts right after the first line feed at or after target - 1
-      let found = -1;
-      for (let pos = target - 1; pos < size && found < 0; pos += 64 * 1024) {
-        const buf = await readAt(pos, Math.min(64 * 1024, size - pos));
-        const i = buf.indexOf(LF);
-        if (i >= 0) found = pos + i + 1;
-      }
-      if (found > 0 && found < size && (cuts.length === 0 || found > cuts[cuts.length - 1]!)) cuts.push(found);
-    }
-    return chunkRanges([dataStart, ...cuts, size]);
+    for (let pos = dataStart; pos < size; pos += READ_BYTES) finder.push(await readBytesAt(fh, pos, Math.min(READ_BYTES, size - pos)), pos);
   } finally {
     await fh.close();
   }
+  return finder.chunks();
 }
 
 function chunkRanges(bounds: number[]): ChunkRange[] {
