@@ -6,7 +6,7 @@ import type { DatasetSpec } from '../src/datasets';
 import type { Pool } from '../src/db';
 import { runLayerGates } from '../src/warehouse/gates';
 import { runTagOf } from '../src/warehouse/build';
-import { runModel } from '../src/warehouse/models';
+import { layerAfter, runModel } from '../src/warehouse/models';
 import { discardRun, publishRun } from '../src/warehouse/publish';
 import type { PublishResult } from '../src/warehouse/publish';
 import { failFastOnBadInput } from './common';
@@ -52,7 +52,12 @@ export function createWarehouseActivities(pool: Pool) {
         return {
           dataset: spec.name,
           sources: spec.sources.map((s) => ({ name: s.name, file: s.file, table: `${spec.schemas.staging}.${s.name}` })),
-          layers: spec.layers.map((l) => ({ name: l.name, models: l.models.map((m) => m.name) })),
+          layers: await Promise.all(
+            spec.layers.map(async (l) => {
+              const after = await layerAfter(l);
+              return { name: l.name, models: l.models.map((m) => m.name), ...(Object.keys(after).length > 0 ? { after } : {}) };
+            }),
+          ),
           parents: Object.fromEntries(
             spec.sources.map((s) => [s.name, [...new Set((spec.relations ?? []).filter((r) => r.child === s.name).map((r) => r.parent))]]),
           ),

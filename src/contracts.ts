@@ -102,7 +102,11 @@ export type LayerName = string;
 export interface RunPlan {
   dataset: string;
   sources: { name: string; file: string; table: string }[];
-  layers: { name: LayerName; models: string[] }[];
+  /**
+   * Per layer, its models in build order; `after` names, per model, the models of the same layer it reads (through
+   * {{ ref() }}), which are built before it. Models without an entry build side by side.
+   */
+  layers: { name: LayerName; models: string[]; after?: Record<string, string[]> }[];
   /** Per source, the sources it refers to (the dataset's relations): their loads publish first. */
   parents?: Record<string, string[]>;
 }

@@ -258,22 +258,27 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
     for (const [i, layer] of plan.layers.entries()) {
       if (skipped(layer.name)) continue;
       progress.phase = layer.name;
-      // Models of one layer depend only on earlier layers, so they build side by side.
-      const built = await settleAll(
-        layer.models.map((m) =>
-          step(
-            `build ${m}`,
-            () =>
-              buildModel.executeWithOptions({ summary: `build ${m}` }, [
-                { dataset: plan.dataset, layer: layer.name, model: m, period, ...(writeAuditPublish ? { stage: true } : {}) },
-              ]),
-            (e, r) => {
-              e.rows = r.rows;
-              e.table = r.table;
-            },
-          ),
-        ),
-      );
+      // Models of one layer build side by side, except that a model reading another model of its own layer
+      // (plan.layers[].after, from its {{ ref() }}s) starts once that one is built. Plans recorded before `after`
+      // existed have none: every model starts at once, as those runs did.
+      const started = new Map<string, Promise<ModelResult>>();
+      const buildOne = (m: string): Promise<ModelResult> =>
+        step(
+          `build ${m}`,
+          () =>
+            buildModel.executeWithOptions({ summary: `build ${m}` }, [
+              { dataset: plan.dataset, layer: layer.name, model: m, period, ...(writeAuditPublish ? { stage: true } : {}) },
+            ]),
+          (e, r) => {
+            e.rows = r.rows;
+            e.table = r.table;
+          },
+        );
+      for (const m of layer.models) {
+        const deps = (layer.after?.[m] ?? []).map((d) => started.get(d)).filter((p): p is Promise<ModelResult> => p !== undefined);
+        started.set(m, deps.length === 0 ? buildOne(m) : Promise.all(deps).then(() => buildOne(m)));
+      }
+      const built = await settleAll([...started.values()]);
       models.push(...built);
       gates.push(
         await step(

@@ -113,7 +113,7 @@ export const djangoApparel: DatasetSpec = defineDataset({
   layers: [
     layer('dimensions', schemas.warehouse, ['dim_date', 'dim_customers', 'dim_products', 'dim_locations']),
     layer('facts', schemas.warehouse, ['fct_transactions'], ['fct_transactions_reconciles_with_staging']),
-    layer('marts', schemas.mart, ['dm_perfomance_product_by_cities', 'dm_perfomance_product_by_cities_monthly', 'dm_revenue_by_months'], [
+    layer('marts', schemas.mart, ['dm_perfomance_product_by_cities_monthly', 'dm_perfomance_product_by_cities', 'dm_revenue_by_months'], [
       'dm_revenue_by_months_reconciles_with_fact',
       'dm_perfomance_product_by_cities_reconciles_with_fact',
       'dm_perfomance_product_by_cities_monthly_reconciles',

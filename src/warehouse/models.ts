@@ -10,7 +10,7 @@ import { BUILD_SCHEMA, buildRelname, builtTables, columnsOf, describeColumns, sw
 import { SQL_DIR } from './migrate';
 import { createMonthPartitions, monthBounds, monthCheck, parsePartition, partitionedDdl, partitionedOn, partitionsOf, relkindOf } from './partition';
 import type { PartitionSpec } from './partition';
-import { assertIdentifier, lineAt, renderSql, splitModelDdl } from './sql-text';
+import { assertIdentifier, lineAt, refsOf, renderSql, splitModelDdl } from './sql-text';
 import type { Placeholders } from './sql-text';
 
 export { IDENTIFIER, assertIdentifier } from './sql-text';
@@ -44,6 +44,11 @@ export async function readSqlFile(file: string, sqlDir: string = SQL_DIR): Promi
  * SET LOCAL semantics inside the run's transaction, so they never leak into another run on the same connection.
  *
  *   gudang.period   'YYYY-MM' for a period run (the model replaces only that month), '' for a full refresh
+ *
+ * The same call turns PostgreSQL's JIT compilation off for the transaction. Model and check queries are costed
+ * high (many joins over a fact of millions of rows) but run for well under a second to a few seconds, and JIT with
+ * inlining and optimisation compiled each of them for 0.2 to 1.7 s: at 1M order lines, 2.7 s of an 11.4 s transform
+ * (issue 14, docs/performance.md). The server's own setting is left as it is for every other session.
  */
 export interface ModelParams {
   /** The logical month to load, YYYY-MM; absent = full refresh. */
@@ -61,7 +66,7 @@ export interface ModelParams {
 export async function setRunParams(client: pg.ClientBase, params: ModelParams): Promise<void> {
   const period = params.period ?? '';
   if (period !== '' && !isPeriod(period)) throw new InputError('ConfigError', `period ${JSON.stringify(period)} is not YYYY-MM`);
-  await client.query(`SELECT set_config('gudang.period', $1, true)`, [period]);
+  await client.query(`SELECT set_config('gudang.period', $1, true), set_config('jit', 'off', true)`, [period]);
 }
 
 const findModel = (dataset: DatasetSpec, name: string) => dataset.layers.flatMap((l) => l.models).find((m) => m.name === name);
@@ -97,6 +102,26 @@ export async function datasetPlaceholders(client: pg.ClientBase, dataset: Datase
       return assertIdentifier(`${dataset.schemas.staging}.${name}`, `source ${name}: table`);
     },
   };
+}
+
+/**
+ * Per model of `layer`, the models of the same layer its SQL reads through {{ ref() }}: the run builds those first
+ * (workflows/pipeline.ts), so the ref resolves to this run's build and never to the published table it replaces.
+ * A model must come after the models it reads in the layer's list (in-process runners build the list in order); one
+ * that reads itself or a later model is a ConfigError naming both.
+ */
+export async function layerAfter(layer: { name: string; models: ModelSpec[] }, sqlDir: string = SQL_DIR): Promise<Record<string, string[]>> {
+  const after: Record<string, string[]> = {};
+  for (const [i, model] of layer.models.entries()) {
+    const names = refsOf(await readSqlFile(model.file, sqlDir));
+    const reads = layer.models.filter((m) => names.includes(m.name));
+    const late = reads.find((m) => layer.models.indexOf(m) >= i);
+    if (late) {
+      throw new InputError('ConfigError', `model ${model.name} (${model.file}) reads ${late.name} of its own layer ${layer.name}, which is not listed before it`);
+    }
+    if (reads.length > 0) after[model.name] = reads.map((m) => m.name);
+  }
+  return after;
 }
 
 const USES_PRIOR = /\{\{\s*prior\s*\}\}/;

@@ -66,6 +66,16 @@ export function renderSql(sql: string, values: Placeholders, where: string): str
   });
 }
 
+/** The models `sql` names with {{ ref('model') }} outside comments, each once, in order of first use. */
+export function refsOf(sql: string): string[] {
+  const names = new Set<string>();
+  for (const m of sql.matchAll(PLACEHOLDER)) {
+    const call = m[1] === undefined ? null : NAME_CALL.exec(m[1]);
+    if (call?.[1] === 'ref') names.add(call[2]!);
+  }
+  return [...names];
+}
+
 /** A statement of a SQL script: its text and where it starts, so messages can name the file's line. */
 export interface Statement {
   text: string;

@@ -111,7 +111,7 @@ describe('run, status, cancel, runs and rerun on a real Temporal server and Post
     const steps = await h.db.pool.query(`SELECT step, status FROM ops.step_runs WHERE run_id = $1 ORDER BY seq`, [rerun[0].run_id]);
     assert.deepEqual(
       steps.rows.filter((s) => s.status !== 'skipped').map((s) => s.step),
-      ['build fct_transactions', 'check facts', 'build dm_perfomance_product_by_cities', 'build dm_perfomance_product_by_cities_monthly', 'build dm_revenue_by_months', 'check marts', 'publish warehouse'],
+      ['build fct_transactions', 'check facts', 'build dm_perfomance_product_by_cities_monthly', 'build dm_perfomance_product_by_cities', 'build dm_revenue_by_months', 'check marts', 'publish warehouse'],
     );
     assert.equal(steps.rows.filter((s) => s.status === 'skipped').length, 12);
 

@@ -80,6 +80,28 @@ describe('the Django Apparel pipeline on a real Temporal server and a real Postg
     await writeFile(path.join(ARTIFACTS, 'pipeline-history.json'), historyToJSON(history));
   });
 
+  test('a mart summed from another mart of its layer starts once that one is built; the others build side by side', async () => {
+    const events = (await h.client.workflow.getHandle(firstSummary.workflowId, firstSummary.runId).fetchHistory()).events!;
+    const model = new Map<string, string>(); // scheduled event id -> model
+    const scheduled = new Map<string, number>();
+    const completed = new Map<string, number>();
+    for (const [i, e] of events.entries()) {
+      const s = e.activityTaskScheduledEventAttributes;
+      if (s?.activityType?.name === 'buildModel') {
+        const name = (JSON.parse(Buffer.from(s.input!.payloads![0]!.data!).toString()) as { model: string }).model;
+        model.set(String(e.eventId), name);
+        scheduled.set(name, i);
+      }
+      const done = e.activityTaskCompletedEventAttributes;
+      const name = done ? model.get(String(done.scheduledEventId)) : undefined;
+      if (name) completed.set(name, i);
+    }
+    const monthly = 'dm_perfomance_product_by_cities_monthly';
+    assert.ok(scheduled.get('dm_perfomance_product_by_cities')! > completed.get(monthly)!, 'the all-time mart waits for the monthly one');
+    assert.ok(scheduled.get('dm_revenue_by_months')! < completed.get(monthly)!, 'the revenue mart does not wait');
+    assert.ok(scheduled.get('dim_products')! < completed.get('dim_date')!, 'dimensions build side by side');
+  });
+
   async function brokenCopy(mutate: (dir: string) => Promise<void>): Promise<string> {
     const dir = await mkdtemp(path.join(tmpdir(), 'gudang-bad-'));
     await cp(SEED, dir, { recursive: true });

@@ -312,9 +312,11 @@ void describe('warehouse models and quality gates', () => {
     // the physical identity of every row: its partition, its inserting transaction and its place
     const identity = `SELECT order_detail_id, tableoid::regclass::text, xmin::text, ctid::text FROM warehouse.fct_transactions`;
     const before = await rowsAsText(`${identity} ORDER BY 1`);
-    // February 2022 changes: a line's quantity, and order 2 (January) moves into February
+    // February 2022 changes: a line's quantity, order 2 (January) moves into February, and product 3, sold in
+    // other months too, is renamed
     await pool.query(`UPDATE staging.order_details SET qty = 5, unit_sales = 500 WHERE order_detail_id = 1004`);
     await pool.query(`UPDATE staging.orders SET order_date = '2022-02-03 09:00:00' WHERE order_id = 2`);
+    await pool.query(`UPDATE staging.products SET product_name = 'Jeans Indigo' WHERE product_id = 3`);
     try {
       const runTag = 'month1';
       for (const l of layers) {
@@ -334,11 +336,14 @@ void describe('warehouse models and quality gates', () => {
       assert.equal(after.get('1003')?.[1], 'warehouse.fct_transactions_202202', 'the moved line sits in February only');
       assert.equal(after.size, before.length);
       const monthRun = await dumpWarehouse();
+      const renamed = await rowsAsText(`SELECT DISTINCT to_char(month, 'YYYY-MM') FROM mart.dm_perfomance_product_by_cities_monthly WHERE product_name = 'Jeans Indigo' ORDER BY 1`);
+      assert.deepEqual(renamed, [['2022-01'], ['2023-01'], ['2023-02']], 'months the run kept carry the new name');
       await buildAll(pool);
       assert.deepEqual(monthRun, await dumpWarehouse(), 'a full refresh over the same staging gives the same warehouse');
     } finally {
       await pool.query(`UPDATE staging.order_details SET qty = 1, unit_sales = 100 WHERE order_detail_id = 1004`);
       await pool.query(`UPDATE staging.orders SET order_date = '2022-01-20 08:30:00' WHERE order_id = 2`);
+      await pool.query(`UPDATE staging.products SET product_name = 'Jeans Blue' WHERE product_id = 3`);
       await buildAll(pool);
     }
   });
