@@ -1,7 +1,4 @@
--- dim_date: one row per calendar day, covering every whole year from the first order's year to the last's (a year
--- between them without an order is a year of the calendar all the same). The range is read with min and max, which
--- scan the orders without computing anything per row (issue 14: the distinct years of every order took 0.4 s at 1M
--- order lines, in every run, a one-month run too).
+-- dim_date: one row per calendar day, covering every whole year that has at least one order.
 --
 -- Keys: date_key = YYYYMMDD as an integer (20220131), so it is stable by construction and the month of a
 -- fact row can be recovered from it (date_key / 100 = YYYYMM).
@@ -48,13 +45,10 @@ prior AS (
 ),
 
 -- logic CTEs
-order_span AS (
-  SELECT extract(year FROM min(order_date))::integer AS first_year, extract(year FROM max(order_date))::integer AS last_year
-  FROM orders
-),
-
 order_years AS (
-  SELECT y AS year FROM order_span CROSS JOIN generate_series(order_span.first_year, order_span.last_year) AS y
+  SELECT extract(year FROM order_date)::integer AS year
+  FROM orders
+  WHERE order_date IS NOT NULL
   UNION
   SELECT year FROM prior WHERE year IS NOT NULL
 ),
