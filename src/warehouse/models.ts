@@ -44,11 +44,6 @@ export async function readSqlFile(file: string, sqlDir: string = SQL_DIR): Promi
  * SET LOCAL semantics inside the run's transaction, so they never leak into another run on the same connection.
  *
  *   gudang.period   'YYYY-MM' for a period run (the model replaces only that month), '' for a full refresh
- *
- * The same call turns PostgreSQL's JIT compilation off for the transaction. Model and check queries are costed
- * high (many joins over a fact of millions of rows) but run for well under a second to a few seconds, and JIT with
- * inlining and optimisation compiled each of them for 0.2 to 1.7 s: at 1M order lines, 2.7 s of an 11.4 s transform
- * (issue 14, docs/performance.md). The server's own setting is left as it is for every other session.
  */
 export interface ModelParams {
   /** The logical month to load, YYYY-MM; absent = full refresh. */
@@ -62,7 +57,13 @@ export interface ModelParams {
   publish?: boolean;
 }
 
-/** Sets the run parameters on a connection inside an open transaction (transaction-local). */
+/**
+ * Sets the run parameters on a connection inside an open transaction (transaction-local), and turns PostgreSQL's JIT
+ * compilation off for that transaction. Model and check queries are costed high (many joins over a fact of millions
+ * of rows) but run for well under a second to a few seconds, and JIT with inlining and optimisation added 0.2 to
+ * 1.7 s to each: at 1M order lines, 2.7 s of an 11.4 s transform (issue 14, docs/performance.md). The server's own
+ * setting is left as it is for every other session.
+ */
 export async function setRunParams(client: pg.ClientBase, params: ModelParams): Promise<void> {
   const period = params.period ?? '';
   if (period !== '' && !isPeriod(period)) throw new InputError('ConfigError', `period ${JSON.stringify(period)} is not YYYY-MM`);
