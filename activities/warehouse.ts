@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { GateResult, ModelResult, RunPlan } from '../src/contracts';
+import { loadConfig } from '../src/config';
 import { getDataset } from '../src/datasets';
 import type { DatasetSpec } from '../src/datasets';
 import type { Pool } from '../src/db';
@@ -79,7 +80,8 @@ export function createWarehouseActivities(pool: Pool) {
     async checkQuality(input: CheckQualityInput): Promise<GateResult> {
       return failFastOnBadInput(async () => {
         const spec = getDataset(input.dataset);
-        return runLayerGates(pool, spec, findLayer(spec, input.layer), { period: input.period, runTag: currentRunTag() });
+        const connections = loadConfig().GUDANG_GATE_CONNECTIONS;
+        return runLayerGates(pool, spec, findLayer(spec, input.layer), { period: input.period, runTag: currentRunTag(), connections });
       });
     },
 

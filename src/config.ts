@@ -16,6 +16,8 @@ const schema = z.object({
   GUDANG_MAX_CONCURRENT_ACTIVITIES: positiveInt(4),
   GUDANG_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt(10),
   GUDANG_DB_POOL_SIZE: positiveInt(8),
+  /** Connections one quality gate runs its checks on at once, sharing one snapshot (1: one after another). */
+  GUDANG_GATE_CONNECTIONS: positiveInt(2),
   /** Workflows one worker keeps cached (in its workflow context) between their tasks; more are replayed on demand. */
   GUDANG_MAX_CACHED_WORKFLOWS: positiveInt(100),
   GUDANG_WORKFLOW_BUNDLE: z.string().optional(),

@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import type pg from 'pg';
 import type { GateCheckResult, GateResult } from '../contracts';
 import type { DatasetSpec, LayerSpec } from '../datasets/types';
-import { withTransaction } from '../db';
+import { runOnSharedSnapshot } from '../db-snapshot';
 import { InputError } from '../errors';
 import { SQL_DIR } from './migrate';
 import type { ModelParams, ModelTest } from './models';
@@ -13,11 +13,22 @@ import type { ScanFinding } from './scan';
 import { renderSql } from './sql-text';
 import type { Placeholders } from './sql-text';
 
-// A layer's quality gate: the generic tests annotated in its model files plus its singular tests, all run in
-// one read-only REPEATABLE READ transaction (one snapshot for every check). Any failure throws
+// A layer's quality gate: the generic tests annotated in its model files plus its singular tests, all reading one
+// snapshot (read-only REPEATABLE READ transactions that share it, on up to GATE_CONNECTIONS connections). Any failure throws
 // InputError('QualityGateFailed'), which the activity turns into a non-retryable failure.
 
 const SAMPLE_SIZE = 5;
+
+/**
+ * Connections a gate's checks run on at once by default (GUDANG_GATE_CONNECTIONS on the worker). Most checks are
+ * single-process sorts or scans; two side by side use a second core (issue 14).
+ */
+export const GATE_CONNECTIONS = 2;
+
+export interface GateParams extends ModelParams {
+  /** Connections the checks run on at once (default GATE_CONNECTIONS; 1: one after another on one connection). */
+  connections?: number;
+}
 
 export interface SingularTest {
   check: string;
@@ -232,7 +243,7 @@ export async function runLayerGates(
   pool: pg.Pool,
   dataset: DatasetSpec,
   layer: LayerSpec,
-  params: ModelParams = {},
+  params: GateParams = {},
   sqlDir: string = SQL_DIR,
 ): Promise<GateResult> {
   const started = Date.now();
@@ -259,41 +270,44 @@ export async function runLayerGates(
     if (!result.passed) failed.push(describeFailure(result, finding));
   };
 
-  // Singular tests read gudang.period: a period run reconciles the month it loaded.
-  await withTransaction(
-    pool,
-    async (client) => {
-      await setRunParams(client, params);
-      // No JIT for the checks (issue 14): a check's row estimates are far off (a FULL JOIN that runs only on a
-      // difference is costed as if it always ran), so PostgreSQL compiled and optimised hundreds of functions
-      // per query: 1.7 s of the 2.7 s the staging reconciliation took at 1M lines, for a plan that then reads
-      // each table once. Interpreted, the same plans run in about the time of their scans.
-      await client.query('SET LOCAL jit = off');
-      // Tables as of this run: what this run built (not yet published), else what is published.
-      const refs = await datasetPlaceholders(client, dataset, params.runTag ?? 'adhoc');
-      const keyCache = new Map<string, string[]>();
-      for (const model of layer.models) {
-        const tests = generic.filter((g) => g.model === model.name).map((g) => g.test);
-        let findings: Map<ModelTest, Finding>;
-        try {
-          findings = await runModelTests(client, tests, refs.ref(model.name), refs, keyCache);
-        } catch (err) {
-          throw describeCheckError(err, tests.map((t) => t.check).join(', '), model.table);
-        }
-        for (const test of tests) record(test.check, test.table, findings.get(test)!);
+  // Every model's generic tests, then every singular test: jobs on up to `connections` connections that share one
+  // snapshot (src/db-snapshot.ts), recorded in this order whichever connection ran them. Singular tests read
+  // gudang.period (setRunParams): a period run reconciles the month it loaded. No JIT for the checks (issue 14,
+  // setRunParams): a check's row estimates are far off (a FULL JOIN that runs only on a difference is costed as if
+  // it always ran), so PostgreSQL compiled and optimised hundreds of functions per query: 1.7 s of the 2.7 s the
+  // staging reconciliation took at 1M lines, for a plan that then reads each table once.
+  // Tables as of this run: what this run built (not yet published), else what is published; read once, on the
+  // snapshot of the first job that asks.
+  let refsRead: Promise<Placeholders> | undefined;
+  const refsOn = (client: pg.ClientBase) => (refsRead ??= datasetPlaceholders(client, dataset, params.runTag ?? 'adhoc'));
+  const keyCache = new Map<string, string[]>();
+  type Job = (client: pg.ClientBase) => Promise<{ check: string; table: string; finding: Finding }[]>;
+  const jobs: Job[] = [];
+  for (const model of layer.models) {
+    const tests = generic.filter((g) => g.model === model.name).map((g) => g.test);
+    jobs.push(async (client) => {
+      const refs = await refsOn(client);
+      let findings: Map<ModelTest, Finding>;
+      try {
+        findings = await runModelTests(client, tests, refs.ref(model.name), refs, keyCache);
+      } catch (err) {
+        throw describeCheckError(err, tests.map((t) => t.check).join(', '), model.table);
       }
-      for (const test of singular) {
-        let finding: Finding;
-        try {
-          finding = await runSingularTest(client, test, refs);
-        } catch (err) {
-          throw describeCheckError(err, test.check, test.table);
-        }
-        record(test.check, test.table, finding);
+      return tests.map((test) => ({ check: test.check, table: test.table, finding: findings.get(test)! }));
+    });
+  }
+  for (const test of singular) {
+    jobs.push(async (client) => {
+      const refs = await refsOn(client);
+      try {
+        return [{ check: test.check, table: test.table, finding: await runSingularTest(client, test, refs) }];
+      } catch (err) {
+        throw describeCheckError(err, test.check, test.table);
       }
-    },
-    { isolation: 'REPEATABLE READ', readOnly: true },
-  );
+    });
+  }
+  const done = await runOnSharedSnapshot(pool, jobs, { connections: params.connections ?? GATE_CONNECTIONS, prepare: (client) => setRunParams(client, params) });
+  for (const found of done.flat()) record(found.check, found.table, found.finding);
 
   if (failed.length > 0) {
     throw new InputError('QualityGateFailed', `quality gate failed after layer ${layer.name}: ${failed.join('; ')}`, {
