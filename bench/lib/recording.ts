@@ -11,7 +11,15 @@ export interface RecordedQuery {
  * Only what runModel and runLayerGates use is supported: connect(), client.query(text[, values]), release().
  */
 export function recordingPool(pool: pg.Pool, log: RecordedQuery[]): pg.Pool {
-  const wrapClient = (client: pg.PoolClient): pg.PoolClient =>
+  // One wrapper per pooled client: withClient() keys its one 'error' listener by the object it is handed, so a new
+  // wrapper at every connect() added another listener to the same client (MaxListenersExceededWarning).
+  const wrappers = new WeakMap<pg.PoolClient, pg.PoolClient>();
+  const wrapClient = (client: pg.PoolClient): pg.PoolClient => {
+    let wrapped = wrappers.get(client);
+    if (!wrapped) wrappers.set(client, (wrapped = wrap(client)));
+    return wrapped;
+  };
+  const wrap = (client: pg.PoolClient): pg.PoolClient =>
     new Proxy(client, {
       get(target, prop, receiver) {
         if (prop === 'query') {

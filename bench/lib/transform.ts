@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
+import { loadConfig } from '../../src/config';
 import type { DatasetSpec } from '../../src/datasets';
 import { runLayerGates } from '../../src/warehouse/gates';
 import { SQL_DIR } from '../../src/warehouse/migrate';
@@ -23,13 +24,17 @@ export interface TransformRun {
 
 let transformRuns = 0;
 
+/** What a worker started in this environment would use (GUDANG_GATE_CONNECTIONS, default 2). */
+export const GATE_CONNECTIONS_DEPLOYED = loadConfig().GUDANG_GATE_CONNECTIONS;
+
 /**
  * Every model of every layer in order, then the layer's gate, then the publish step: the pipeline's transform
- * (write, audit, publish), sequentially, in-process.
+ * (write, audit, publish), sequentially, in-process. A gate runs its checks on `gateConnections` connections at once
+ * (the worker's GUDANG_GATE_CONNECTIONS); the recorded run uses one, so its statements replay in one psql session.
  */
-export async function runTransform(pool: pg.Pool, dataset: DatasetSpec, period?: string): Promise<TransformRun> {
+export async function runTransform(pool: pg.Pool, dataset: DatasetSpec, period?: string, gateConnections = GATE_CONNECTIONS_DEPLOYED): Promise<TransformRun> {
   const runTag = `bench${(transformRuns++).toString(36)}`;
-  const params = { ...(period ? { period } : {}), runTag };
+  const params = { ...(period ? { period } : {}), runTag, connections: gateConnections };
   const t0 = performance.now();
   const models: TransformRun['models'] = [];
   const gates: TransformRun['gates'] = [];
@@ -71,7 +76,7 @@ export async function periodSupported(dataset: DatasetSpec): Promise<boolean> {
 /** Records the statements of one transform run (which it performs) and writes them as a psql script. */
 export async function recordTransform(pool: pg.Pool, dataset: DatasetSpec, scriptFile: string): Promise<{ run: TransformRun; statements: number }> {
   const log: RecordedQuery[] = [];
-  const run = await runTransform(recordingPool(pool, log), dataset);
+  const run = await runTransform(recordingPool(pool, log), dataset, undefined, 1);
   await writeFile(scriptFile, toPsqlScript(log));
   return { run, statements: log.length };
 }
@@ -134,6 +139,11 @@ export interface IncrementalSample {
 }
 
 export interface TransformResults {
+  /**
+   * Connections each gate ran its checks on in the project's runs (the psql replay, recorded with one, runs them
+   * one after another in its one session).
+   */
+  gateConnections?: number;
   statementsRecorded: number;
   warmupMs: number;
   samples: TransformSample[];
@@ -176,7 +186,7 @@ export async function benchTransform(o: {
   const incremental: TransformResults['incremental'] = { supported: await periodSupported(dataset), samples: [] };
   if (!incremental.supported) {
     incremental.note = 'the models do not read gudang.period yet: no incremental run to time';
-    return { statementsRecorded: rec.statements, warmupMs: rec.run.totalMs, samples, incremental };
+    return { gateConnections: GATE_CONNECTIONS_DEPLOYED, statementsRecorded: rec.statements, warmupMs: rec.run.totalMs, samples, incremental };
   }
   const period = await lastMonth(pool);
   incremental.period = period;
@@ -197,5 +207,5 @@ export async function benchTransform(o: {
       log(`incremental ${r + 1}/${repeats} ${kind.padEnd(6)} ${(detail.totalMs / 1000).toFixed(2)} s, fact rows written ${touched['warehouse.fct_transactions']?.written ?? '?'}`);
     }
   }
-  return { statementsRecorded: rec.statements, warmupMs: rec.run.totalMs, samples, incremental };
+  return { gateConnections: GATE_CONNECTIONS_DEPLOYED, statementsRecorded: rec.statements, warmupMs: rec.run.totalMs, samples, incremental };
 }
