@@ -6,6 +6,12 @@ import { DEFAULT_TASK_QUEUE } from './contracts';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+/**
+ * Connections a quality gate runs its checks on at once, unless GUDANG_GATE_CONNECTIONS says otherwise. Most checks
+ * are single-process sorts or scans; two side by side use a second core (issue 14).
+ */
+export const DEFAULT_GATE_CONNECTIONS = 2;
+
 const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
@@ -17,7 +23,7 @@ const schema = z.object({
   GUDANG_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt(10),
   GUDANG_DB_POOL_SIZE: positiveInt(8),
   /** Connections one quality gate runs its checks on at once, sharing one snapshot (1: one after another). */
-  GUDANG_GATE_CONNECTIONS: positiveInt(2),
+  GUDANG_GATE_CONNECTIONS: positiveInt(DEFAULT_GATE_CONNECTIONS),
   /** Workflows one worker keeps cached (in its workflow context) between their tasks; more are replayed on demand. */
   GUDANG_MAX_CACHED_WORKFLOWS: positiveInt(100),
   GUDANG_WORKFLOW_BUNDLE: z.string().optional(),

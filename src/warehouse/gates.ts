@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type pg from 'pg';
+import { DEFAULT_GATE_CONNECTIONS } from '../config';
 import type { GateCheckResult, GateResult } from '../contracts';
 import type { DatasetSpec, LayerSpec } from '../datasets/types';
 import { runOnSharedSnapshot } from '../db-snapshot';
@@ -14,19 +15,13 @@ import { renderSql } from './sql-text';
 import type { Placeholders } from './sql-text';
 
 // A layer's quality gate: the generic tests annotated in its model files plus its singular tests, all reading one
-// snapshot (read-only REPEATABLE READ transactions that share it, on up to GATE_CONNECTIONS connections). Any failure throws
+// snapshot (read-only REPEATABLE READ transactions that share it, on up to GUDANG_GATE_CONNECTIONS connections). Any failure throws
 // InputError('QualityGateFailed'), which the activity turns into a non-retryable failure.
 
 const SAMPLE_SIZE = 5;
 
-/**
- * Connections a gate's checks run on at once by default (GUDANG_GATE_CONNECTIONS on the worker). Most checks are
- * single-process sorts or scans; two side by side use a second core (issue 14).
- */
-export const GATE_CONNECTIONS = 2;
-
 export interface GateParams extends ModelParams {
-  /** Connections the checks run on at once (default GATE_CONNECTIONS; 1: one after another on one connection). */
+  /** Connections the checks run on at once (default DEFAULT_GATE_CONNECTIONS; 1: one after another on one connection). */
   connections?: number;
 }
 
@@ -306,7 +301,7 @@ export async function runLayerGates(
       }
     });
   }
-  const done = await runOnSharedSnapshot(pool, jobs, { connections: params.connections ?? GATE_CONNECTIONS, prepare: (client) => setRunParams(client, params) });
+  const done = await runOnSharedSnapshot(pool, jobs, { connections: params.connections ?? DEFAULT_GATE_CONNECTIONS, prepare: (client) => setRunParams(client, params) });
   for (const found of done.flat()) record(found.check, found.table, found.finding);
 
   if (failed.length > 0) {
