@@ -90,8 +90,17 @@ export function partitionedDdl(ddl: string, column: string): string {
 }
 
 /**
- * A full build's partitions: one per month in `fromTable.fromColumn` (and `extraMonth`), and the default partition.
- * Returns the partitions' qualified names.
+ * The statistics target of every column of a partition (the default is 100). ANALYZE of a partitioned table samples
+ * 300 × target rows of each partition as well as of the table as a whole: at 100, 30,000 rows of each of ~25 months,
+ * nearly every row of a 1M-line fact (1.2 s of its 3 s build, issue 14), for per-partition statistics that only a
+ * query on one partition reads. At 10 a partition's sample is 3,000 rows (0.2 s in all); the table as a whole keeps
+ * its own target, so the statistics of queries over the whole table (the marts, the gates) are as before.
+ */
+export const PARTITION_STATISTICS_TARGET = 10;
+
+/**
+ * A full build's partitions: one per month in `fromTable.fromColumn` (and `extraMonth`), and the default partition,
+ * each with PARTITION_STATISTICS_TARGET on every column. Returns the partitions' qualified names.
  */
 export async function createMonthPartitions(
   client: pg.ClientBase,
@@ -106,16 +115,22 @@ export async function createMonthPartitions(
        UNION SELECT to_date($1, 'YYYY-MM') WHERE $1 <> '') AS months ORDER BY 1`,
     [extraMonth ?? ''],
   );
+  const columns = await client.query<{ name: string }>(
+    `SELECT quote_ident(attname) AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    [parent],
+  );
+  const statistics = columns.rows.map((c) => `ALTER COLUMN ${c.name} SET STATISTICS ${PARTITION_STATISTICS_TARGET}`).join(', ');
   const made: string[] = [];
+  const create = async (name: string, bound: string) => {
+    await client.query(`CREATE TABLE ${name} PARTITION OF ${parent} ${bound}`);
+    await client.query(`ALTER TABLE ${name} ${statistics}`);
+    made.push(name);
+  };
   for (const { m } of rows) {
     const b = monthBounds(m);
-    const name = partitionName(parent, b.suffix);
-    await client.query(`CREATE TABLE ${name} PARTITION OF ${parent} FOR VALUES FROM ('${b.from}') TO ('${b.to}')`);
-    made.push(name);
+    await create(partitionName(parent, b.suffix), `FOR VALUES FROM ('${b.from}') TO ('${b.to}')`);
   }
-  const other = partitionName(parent, DEFAULT_SUFFIX);
-  await client.query(`CREATE TABLE ${other} PARTITION OF ${parent} DEFAULT`);
-  made.push(other);
+  await create(partitionName(parent, DEFAULT_SUFFIX), 'DEFAULT');
   return made;
 }
 

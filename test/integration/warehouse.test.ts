@@ -11,6 +11,7 @@ import { InputError } from '../../src/errors';
 import { stagingDDL } from '../../src/ingest/staging';
 import { migrate } from '../../src/warehouse/migrate';
 import { parseModelTests, runModel } from '../../src/warehouse/models';
+import { PARTITION_STATISTICS_TARGET } from '../../src/warehouse/partition';
 import { publishRun } from '../../src/warehouse/publish';
 import { runLayerGates } from '../../src/warehouse/gates';
 import { buildAll, expectGateFailure, given, insertGiven, layers } from './warehouse-fixture';
@@ -309,6 +310,18 @@ void describe('warehouse models and quality gates', () => {
       ['warehouse.fct_transactions_202301'],
       ['warehouse.fct_transactions_202302'],
     ]);
+    // every partition samples PARTITION_STATISTICS_TARGET per column; the table as a whole keeps the default (-1),
+    // and ANALYZE gave both statistics
+    const targets = await rowsAsText(
+      `SELECT DISTINCT c.relispartition::text, a.attstattarget::text FROM pg_class c
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE c.relnamespace = 'warehouse'::regnamespace AND c.relname LIKE 'fct_transactions%' ORDER BY 1`,
+    );
+    assert.deepEqual(targets, [['false', '-1'], ['true', String(PARTITION_STATISTICS_TARGET)]]);
+    const stats = await rowsAsText(
+      `SELECT inherited::text, count(*)::text FROM pg_stats WHERE schemaname = 'warehouse' AND tablename IN ('fct_transactions', 'fct_transactions_202201') AND attname = 'order_id' GROUP BY 1 ORDER BY 1`,
+    );
+    assert.deepEqual(stats, [['false', '1'], ['true', '1']]);
     // the physical identity of every row: its partition, its inserting transaction and its place
     const identity = `SELECT order_detail_id, tableoid::regclass::text, xmin::text, ctid::text FROM warehouse.fct_transactions`;
     const before = await rowsAsText(`${identity} ORDER BY 1`);
