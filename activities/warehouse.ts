@@ -5,8 +5,6 @@ import { loadConfig } from '../src/config';
 import { getDataset } from '../src/datasets';
 import type { DatasetSpec } from '../src/datasets';
 import type { Pool } from '../src/db';
-import { largestFirst } from '../src/ingest/paths';
-import { isRemoteSource } from '../src/sources/remote/uri';
 import { runLayerGates } from '../src/warehouse/gates';
 import { runTagOf } from '../src/warehouse/build';
 import { layerAfter, runModel } from '../src/warehouse/models';
@@ -49,13 +47,9 @@ function currentRunTag(): string {
 export function createWarehouseActivities(pool: Pool) {
   return {
     /** Resolves a dataset into what the workflow orchestrates: source names and model names per layer. */
-    async planRun(input: { dataset: string; sourceDir?: string }): Promise<RunPlan> {
+    async planRun(input: { dataset: string }): Promise<RunPlan> {
       return failFastOnBadInput(async () => {
         const spec = getDataset(input.dataset);
-        const loadOrder =
-          input.sourceDir !== undefined && !isRemoteSource(input.sourceDir)
-            ? await largestFirst(input.sourceDir, spec.sources, loadConfig().GUDANG_SOURCE_ROOT)
-            : undefined;
         return {
           dataset: spec.name,
           sources: spec.sources.map((s) => ({ name: s.name, file: s.file, table: `${spec.schemas.staging}.${s.name}` })),
@@ -68,7 +62,6 @@ export function createWarehouseActivities(pool: Pool) {
           parents: Object.fromEntries(
             spec.sources.map((s) => [s.name, [...new Set((spec.relations ?? []).filter((r) => r.child === s.name).map((r) => r.parent))]]),
           ),
-          ...(loadOrder ? { loadOrder } : {}),
         };
       });
     },

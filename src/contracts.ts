@@ -109,8 +109,6 @@ export interface RunPlan {
   layers: { name: LayerName; models: string[]; after?: Record<string, string[]> }[];
   /** Per source, the sources it refers to (the dataset's relations): their loads publish first. */
   parents?: Record<string, string[]>;
-  /** The order to start the loads in, largest file first (local source directories only; else the registry's). */
-  loadOrder?: string[];
 }
 
 export interface LoadResult {

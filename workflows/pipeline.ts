@@ -167,7 +167,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
 
   try {
     showDetails();
-    const plan = await planRun({ dataset: input.dataset, ...(input.sourceDb ? {} : { sourceDir: input.sourceDir }) });
+    const plan = await planRun({ dataset: input.dataset });
     // Write, audit, publish: models build where readers cannot see them, gates check them there, and a last
     // step publishes every built table at once. Runs recorded before that step publish each model as it builds.
     writeAuditPublish = patched('write-audit-publish');
@@ -219,14 +219,9 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
                 ),
             }
           : undefined;
-      // started largest file first when the plan says which that is (plans recorded before loadOrder: as registered);
-      // the results keep the registry's order
-      const rank = (name: string) => plan.loadOrder?.indexOf(name) ?? 0;
-      const inLoadOrder = [...plan.sources].sort((a, b) => rank(a.name) - rank(b.name));
-      const registered = (name: string) => plan.sources.findIndex((s) => s.name === name);
       loads.push(
         ...(await settleAll(
-          inLoadOrder.map((s) => {
+          plan.sources.map((s) => {
             // Built apart from the call so that fields the ingest module does not (yet) declare still pass through.
             const ingestInput = {
               dataset: plan.dataset,
@@ -253,7 +248,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
               e.rowsIn = r.rowsRead;
             });
           }),
-        )).sort((a, b) => registered(a.source) - registered(b.source)),
+        )),
       );
       await recordSteps({ steps: records() });
     }

@@ -56,20 +56,3 @@ export async function resolveSourceFile(sourceDir: string, file: string, sourceR
   if (!s.isFile()) throw new InputError('SourceFormatError', `${displayName}: not a regular file`, { file: displayName });
   return real;
 }
-
-/**
- * The sources of a local source directory, largest file first (issue 14: a run starts every source at once, and the
- * worker runs a few activities at a time, so the longest loads should take the first slots: at 1M lines, orders.csv
- * waited 150 ms behind five small files, and order_details, which publishes after orders, waited with it).
- * Undefined for a remote directory, and when a file cannot be found or read: the order is only a hint, and the
- * load itself reports a missing or refused file.
- */
-export async function largestFirst(sourceDir: string, files: readonly { name: string; file: string }[], sourceRoot?: string): Promise<string[] | undefined> {
-  try {
-    const sized = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: (await stat(await resolveSourceFile(sourceDir, f.file, sourceRoot))).size })));
-    // a stable sort: files of one size keep the registry's order
-    return sized.sort((a, b) => b.bytes - a.bytes).map((s) => s.name);
-  } catch {
-    return undefined;
-  }
-}

@@ -1,13 +1,12 @@
 import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { failureMessage, startPipeline } from '../../src/client';
 import type { PipelineSummary } from '../../src/contracts';
-import { djangoApparel } from '../../src/datasets/django-apparel';
 import { expectedMarts } from '../helpers/expected-marts';
 import { dumpTables, startHarness } from '../helpers/pipeline';
 import type { PipelineHarness } from '../helpers/pipeline';
@@ -101,19 +100,6 @@ describe('the Django Apparel pipeline on a real Temporal server and a real Postg
     assert.ok(scheduled.get('dm_perfomance_product_by_cities')! > completed.get(monthly)!, 'the all-time mart waits for the monthly one');
     assert.ok(scheduled.get('dm_revenue_by_months')! < completed.get(monthly)!, 'the revenue mart does not wait');
     assert.ok(scheduled.get('dim_products')! < completed.get('dim_date')!, 'dimensions build side by side');
-  });
-
-  test('the loads start largest file first; the summary lists them in the registry order', async () => {
-    const events = (await h.client.workflow.getHandle(firstSummary.workflowId, firstSummary.runId).fetchHistory()).events!;
-    const planned = events
-      .map((e) => e.activityTaskScheduledEventAttributes)
-      .filter((s) => s?.activityType?.name === 'planLoad')
-      .map((s) => (JSON.parse(Buffer.from(s!.input!.payloads![0]!.data!).toString()) as { source: string }).source);
-    const bySize = await Promise.all(djangoApparel.sources.map(async (s) => ({ name: s.name, bytes: (await stat(path.join(SEED, s.file))).size })));
-    bySize.sort((a, b) => b.bytes - a.bytes);
-    assert.deepEqual(planned, bySize.map((s) => s.name));
-    assert.notDeepEqual(planned, djangoApparel.sources.map((s) => s.name), 'the seed files are not registered largest first');
-    assert.deepEqual(firstSummary.loads.map((l) => l.source), djangoApparel.sources.map((s) => s.name));
   });
 
   async function brokenCopy(mutate: (dir: string) => Promise<void>): Promise<string> {
