@@ -1,5 +1,7 @@
 import type pg from 'pg';
 import { InputError } from '../errors';
+import { quoteIdent } from '../ingest/staging';
+import { columnsOf } from './build';
 import { assertIdentifier } from './sql-text';
 
 // A model partitioned by month (issue 14: a one-month run touches only that month).
@@ -115,11 +117,7 @@ export async function createMonthPartitions(
        UNION SELECT to_date($1, 'YYYY-MM') WHERE $1 <> '') AS months ORDER BY 1`,
     [extraMonth ?? ''],
   );
-  const columns = await client.query<{ name: string }>(
-    `SELECT quote_ident(attname) AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
-    [parent],
-  );
-  const statistics = columns.rows.map((c) => `ALTER COLUMN ${c.name} SET STATISTICS ${PARTITION_STATISTICS_TARGET}`).join(', ');
+  const statistics = (await columnsOf(client, parent)).map((c) => `ALTER COLUMN ${quoteIdent(c.name)} SET STATISTICS ${PARTITION_STATISTICS_TARGET}`).join(', ');
   const made: string[] = [];
   const create = async (name: string, bound: string) => {
     await client.query(`CREATE TABLE ${name} PARTITION OF ${parent} ${bound}`);
