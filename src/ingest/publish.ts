@@ -253,6 +253,12 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
       );
       await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${quoteIdent(index)} ON ${landing} (${spec.primaryKey.map(quoteIdent).join(', ')})`);
     });
+  // 5, started now: the orphans need no key, so they are counted while it is built, and counted again below only if
+  // duplicates or quarantined children leave the landing table first (issue 14: 0.16 s at 1M order lines)
+  const countOrphans = () => (opts.relations?.length ? withClient(pool, (client) => findOrphans(client, spec, plan, opts.relations!)) : Promise.resolve({ counts: [], keys: [] }));
+  const early = countOrphans();
+  early.catch(() => undefined);
+  let changed = false;
   let t = Date.now();
   try {
     await beating(opts, 'primary key', createIndex);
@@ -264,7 +270,7 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
       return { status: 'reload', reason: `duplicate primary key in ${plan.file}: loading again with row numbers to name them`, timings };
     }
     t = Date.now();
-    await beating(opts, 'duplicates', () => moveDuplicates(pool, spec, plan, offsets, lineOffsets));
+    changed = (await beating(opts, 'duplicates', () => moveDuplicates(pool, spec, plan, offsets, lineOffsets))) > 0;
     timings.dedupMs = Date.now() - t;
     t = Date.now();
     await beating(opts, 'primary key', createIndex);
@@ -277,6 +283,7 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
     t = Date.now();
     const matched = await beating(opts, 'parents', () => withTransaction(pool, (client) => quarantineChildren(client, spec, plan, relations, offsets, lineOffsets)));
     timings.dedupMs += Date.now() - t;
+    changed ||= matched > 0;
     if (matched > 0 && plan.mode === 'plain') {
       await switchToRowKeys(pool, plan);
       return { status: 'reload', reason: `${matched} row(s) of ${plan.file} belong to parent rows rejected in this run: loading again with row numbers to name them`, timings };
@@ -303,9 +310,7 @@ export async function publishLoad(pool: Pool, spec: SourceSpec, runId: string, o
   }
 
   // 5. orphans: rows whose parent is missing (they load; counted and listed)
-  const orphans = opts.relations?.length
-    ? await withClient(pool, (client) => findOrphans(client, spec, plan, opts.relations!))
-    : { counts: [], keys: [] };
+  const orphans = changed ? await countOrphans() : await early;
 
   // 6. swap into staging
   t = Date.now();

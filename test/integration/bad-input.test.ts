@@ -351,6 +351,21 @@ void describe('through the pipeline (Temporal)', () => {
     return d;
   }
 
+  void test('orphans are counted once duplicate keys have left the load (counted while the key is built otherwise)', async () => {
+    const d = await brokenSeed(async (d) => {
+      const od = path.join(d, 'order_details.csv');
+      const lines = (await readFile(od, 'utf8')).split('\n');
+      lines.splice(lines.length - 1, 0, '999001,1,999,1,100,100', '999001,1,999,1,100,100'); // an unknown product, twice
+      await writeFile(od, lines.join('\n'));
+    });
+    const run = await startPipeline(h.client, h.config, { dataset: 'django-apparel', sourceDir: d, runKey: 'orphan-duplicates', rejectBudget: '5' });
+    const od = ((await run.handle.result()) as PipelineSummary).loads.find((l) => l.source === 'order_details')!;
+    assert.equal(od.rowsRejected, 1, 'the second 999001 is a duplicate');
+    assert.deepEqual(od.orphans, [{ columns: ['product_id'], parent: 'products', rows: 1, keys: 1 }]);
+    const listed = await h.db.pool.query(`SELECT rows::int, child_keys FROM ops.orphans WHERE run_id = $1 AND source = 'order_details'`, [run.runId]);
+    assert.deepEqual(listed.rows, [{ rows: 1, child_keys: ['999001'] }]);
+  });
+
   void test('under budget the run completes and reports its rejects; orphan keys load against the unknown members', async () => {
     const d = await brokenSeed(async (d) => {
       const od = path.join(d, 'order_details.csv');
