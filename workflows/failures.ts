@@ -13,6 +13,14 @@ export async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
   return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
 
+/** Waits for both to settle, then fails with the first one's error if it failed, else the second's. */
+export async function settleBoth<A, B>(first: Promise<A> | undefined, second: Promise<B>): Promise<[A | undefined, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
+}
+
 export function failureType(err: unknown): string {
   const cause = (err as { cause?: unknown }).cause;
   if (cause instanceof ApplicationFailure && cause.type) return cause.type;

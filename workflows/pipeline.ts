@@ -15,7 +15,7 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../activities';
 
 import { BACKUP_STEP, backupAfterRun } from './backup-after-run';
-import { errorMessage, failureType, settleAll } from './failures';
+import { errorMessage, failureType, settleAll, settleBoth } from './failures';
 import { ingestSource } from './ingest';
 import { ACTIVITY_OPTIONS, DEFAULT_SCHEDULE_TIMEZONE, SA, isPeriod, periodForScheduledTime, periodLabel } from '../src/contracts';
 import type {
@@ -173,6 +173,9 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
     writeAuditPublish = patched('write-audit-publish');
     // Parents publish before their children, which are checked against them (src/ingest/relations.ts).
     const parentsFirst = plan.parents !== undefined && patched('parent-child-quarantine');
+    // A layer's gate runs beside the next layer's builds (they read what it checks and write only their own build
+    // tables); nothing is published before every gate has passed, and a failed gate still fails the run.
+    const gateBeside = writeAuditPublish && patched('gate-beside-next-layer');
 
     const phases: RunStepName[] = ['ingest', ...plan.layers.map((l) => l.name)];
     const first = phases.indexOf(input.fromStep ?? 'ingest');
@@ -255,6 +258,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
 
     const models: ModelResult[] = [];
     const gates: GateResult[] = [];
+    let besideGate: Promise<GateResult> | undefined;
     for (const [i, layer] of plan.layers.entries()) {
       if (skipped(layer.name)) continue;
       progress.phase = layer.name;
@@ -278,20 +282,33 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
         const deps = (layer.after?.[m] ?? []).map((d) => started.get(d)).filter((p): p is Promise<ModelResult> => p !== undefined);
         started.set(m, deps.length === 0 ? buildOne(m) : Promise.all(deps).then(() => buildOne(m)));
       }
-      const built = await settleAll([...started.values()]);
+      // The previous layer's gate, when it ran beside these builds, is waited for too; its failure comes first.
+      const [previousGate, built] = await settleBoth(besideGate, settleAll([...started.values()]));
+      if (previousGate) gates.push(previousGate);
+      besideGate = undefined;
       models.push(...built);
-      gates.push(
-        await step(
-          `check ${layer.name}`,
-          () => checkQuality.executeWithOptions({ summary: `check ${layer.name}` }, [{ dataset: plan.dataset, layer: layer.name, period }]),
-          (e, r) => {
-            e.rows = r.checks.length;
-          },
-        ),
+      const gate = step(
+        `check ${layer.name}`,
+        () => checkQuality.executeWithOptions({ summary: `check ${layer.name}` }, [{ dataset: plan.dataset, layer: layer.name, period }]),
+        (e, r) => {
+          e.rows = r.checks.length;
+        },
       );
       // The last layer's steps are written by recordRunEnd.
-      if (i < plan.layers.length - 1) await recordSteps({ steps: records() });
+      const last = i === plan.layers.length - 1;
+      if (gateBeside && !last) {
+        // awaited with the next layer's builds, which start in the same workflow task; the layer's steps are
+        // recorded meanwhile (its gate as running)
+        const recorded = recordSteps({ steps: records() });
+        besideGate = settleBoth(gate, recorded).then(([g]) => g!);
+        besideGate.catch(() => undefined);
+      } else {
+        gates.push(await gate);
+        if (!last) await recordSteps({ steps: records() });
+      }
     }
+
+    if (besideGate) gates.push(await besideGate);
 
     if (writeAuditPublish && lastLayer) {
       // Every gate of the run has passed: the new warehouse becomes visible, all layers at once.

@@ -1,4 +1,5 @@
 import { WorkflowFailedError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -36,6 +37,31 @@ async function checksums(h: PipelineHarness): Promise<Record<string, { oid: stri
 const buildTables = async (h: PipelineHarness) =>
   (await h.db.pool.query<{ relname: string }>(`SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'gudang_build'`)).rows;
 
+/** The activities a run scheduled, in order: type, first argument, and the workflow task that scheduled each. */
+async function scheduledActivities(handle: WorkflowHandle) {
+  const history = await handle.fetchHistory();
+  const completed = new Map<number, string>();
+  for (const e of history.events ?? []) {
+    const a = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes;
+    if (a) completed.set(Number(a.scheduledEventId), e.activityTaskCompletedEventAttributes ? 'completed' : 'failed');
+  }
+  return (history.events ?? []).flatMap((e) => {
+    const a = e.activityTaskScheduledEventAttributes;
+    if (!a) return [];
+    const payload = a.input?.payloads?.[0]?.data;
+    const arg = (payload ? JSON.parse(Buffer.from(payload).toString('utf8')) : {}) as { layer?: string; model?: string };
+    return [{ id: Number(e.eventId), task: Number(a.workflowTaskCompletedEventId), type: a.activityType?.name ?? '', arg, outcome: completed.get(Number(e.eventId)) }];
+  });
+}
+
+/** The facts gate and the marts' first builds were scheduled by one workflow task: the gate ran beside them (issue 14). */
+function assertGateBesideMarts(activities: Awaited<ReturnType<typeof scheduledActivities>>): void {
+  const gate = activities.find((a) => a.type === 'checkQuality' && a.arg.layer === 'facts');
+  assert.ok(gate, 'the facts gate ran');
+  const beside = activities.filter((a) => a.type === 'buildModel' && a.arg.layer === 'marts' && a.task === gate.task).map((a) => a.arg.model);
+  assert.deepEqual(beside.sort(), ['dm_perfomance_product_by_cities_monthly', 'dm_revenue_by_months'], 'marts scheduled with the facts gate');
+}
+
 describe('write, audit, publish', () => {
   let h: PipelineHarness;
 
@@ -51,12 +77,17 @@ describe('write, audit, publish', () => {
 
   const run = async (input: Partial<PipelineInput>) => {
     const started = await startPipeline(h.client, h.config, { dataset: 'django-apparel', sourceDir: SEED, ...input });
-    return { runId: started.runId, result: started.handle.result() as Promise<PipelineSummary> };
+    return { runId: started.runId, handle: started.handle, result: started.handle.result() as Promise<PipelineSummary> };
   };
 
   test('a run publishes every table in a last step, and readers keep seeing them', async () => {
-    const first = await (await run({ runKey: 'first' })).result;
+    const started = await run({ runKey: 'first' });
+    const first = await started.result;
     assert.equal(first.steps.at(-1)?.step, 'publish warehouse');
+    const activities = await scheduledActivities(started.handle);
+    assertGateBesideMarts(activities);
+    const publish = activities.find((a) => a.type === 'publishWarehouse');
+    assert.ok(publish && activities.filter((a) => a.type === 'checkQuality').every((g) => g.outcome === 'completed' && g.id < publish.id), 'every gate passed before the publish');
     assert.deepEqual(await buildTables(h), [], 'nothing is left behind in gudang_build');
 
     await h.db.pool.query(`CREATE ROLE ${READER} NOLOGIN`);
@@ -121,6 +152,48 @@ describe('write, audit, publish', () => {
       assert.equal(status['publish warehouse'], 'pending');
     } finally {
       await h.db.pool.query(`DELETE FROM staging.order_details WHERE order_detail_id = 9999001`);
+    }
+  });
+  test('a run whose facts gate fails while the marts build beside it fails with that gate and publishes nothing', async () => {
+    // The published dim_products loses its unknown member (-1) and staging gets a line of a product it does not know.
+    // A rerun from the facts (the dimensions are not rebuilt) gives that line product_key -1: the facts gate's
+    // relationship check fails while the marts, which do not need the member, build beside it.
+    const unknown = await h.db.pool.query(`DELETE FROM warehouse.dim_products WHERE product_key = -1 RETURNING *`);
+    assert.equal(unknown.rowCount, 1, 'dim_products has its unknown member');
+    const order = (await h.db.pool.query<{ id: string }>(`SELECT order_id::text AS id FROM staging.orders ORDER BY order_id LIMIT 1`)).rows[0]!.id;
+    await h.db.pool.query(`INSERT INTO staging.order_details (order_detail_id, order_id, product_id, qty, item_price, unit_sales) VALUES (9999002, $1, 999999, 1, 10, 10)`, [order]);
+    try {
+      const before = await checksums(h);
+      const { runId, handle, result } = await run({ runKey: 'facts-gate-fails', fromStep: 'facts' });
+      const err = await result.then(
+        () => assert.fail('the run should fail its facts gate'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError, String(err));
+      assert.match(failureMessage(err), /^check facts: quality gate failed after layer facts: .*relationship\(product_key -> .*dim_products/);
+
+      const activities = await scheduledActivities(handle);
+      assertGateBesideMarts(activities);
+      assert.equal(activities.find((a) => a.type === 'checkQuality' && a.arg.layer === 'facts')?.outcome, 'failed');
+      assert.deepEqual(activities.filter((a) => a.type === 'checkQuality').map((a) => a.arg.layer), ['facts'], 'the marts gate did not run');
+      assert.ok(!activities.some((a) => a.type === 'publishWarehouse'), 'nothing was published');
+      assert.deepEqual(await checksums(h), before, 'no published table changed');
+      assert.deepEqual(await buildTables(h), [], "the failed run's build tables were discarded");
+      const steps = await h.db.pool.query<{ step: string; status: string }>(`SELECT step, status FROM ops.step_runs WHERE run_id = $1 ORDER BY seq`, [runId]);
+      const status = Object.fromEntries(steps.rows.map((s) => [s.step, s.status]));
+      assert.equal(status['check facts'], 'failed');
+      assert.equal(status['build dm_revenue_by_months'], 'completed', 'the builds beside the gate settled before the run failed');
+      assert.equal(status['build dm_perfomance_product_by_cities'], 'completed');
+      assert.equal(status['check marts'], 'pending');
+      assert.equal(status['publish warehouse'], 'pending');
+    } finally {
+      await h.db.pool.query(`DELETE FROM staging.order_details WHERE order_detail_id = 9999002`);
+      const row = unknown.rows[0] as Record<string, unknown>;
+      const cols = Object.keys(row);
+      await h.db.pool.query(
+        `INSERT INTO warehouse.dim_products (${cols.join(', ')}) VALUES (${cols.map((_, k) => `$${k + 1}`).join(', ')})`,
+        cols.map((c) => row[c]),
+      );
     }
   });
 });
