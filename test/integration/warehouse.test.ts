@@ -14,7 +14,7 @@ import { parseModelTests, runModel } from '../../src/warehouse/models';
 import { PARTITION_STATISTICS_TARGET } from '../../src/warehouse/partition';
 import { publishRun } from '../../src/warehouse/publish';
 import { runLayerGates } from '../../src/warehouse/gates';
-import { buildAll, expectGateFailure, given, insertGiven, layers } from './warehouse-fixture';
+import { buildAll, expectGateFailure, given, insertGiven, layer, layers } from './warehouse-fixture';
 
 // Warehouse models end to end, dbt unit-test style: a small hand-written staging dataset ("given", in
 // warehouse-fixture.ts, shared with gates.test.ts), every
@@ -357,6 +357,30 @@ void describe('warehouse models and quality gates', () => {
       await pool.query(`UPDATE staging.order_details SET qty = 1, unit_sales = 100 WHERE order_detail_id = 1004`);
       await pool.query(`UPDATE staging.orders SET order_date = '2022-01-20 08:30:00' WHERE order_id = 2`);
       await pool.query(`UPDATE staging.products SET product_name = 'Jeans Blue' WHERE product_id = 3`);
+      await buildAll(pool);
+    }
+  });
+
+  void test('a one-month run adds its own year to dim_date when it has an order, and keeps every published year', async () => {
+    await buildAll(pool);
+    const years = () => rowsAsText(`SELECT year::text, count(*)::text FROM warehouse.dim_date WHERE date_key <> -1 GROUP BY 1 ORDER BY 1`);
+    const monthRun = async (period: string, runTag: string) => {
+      for (const model of layer('dimensions').models) await runModel(pool, djangoApparel, model, { period, runTag });
+      await runLayerGates(pool, djangoApparel, layer('dimensions'), { period, runTag });
+      await publishRun(pool, djangoApparel, runTag);
+    };
+    await pool.query(`INSERT INTO staging.orders VALUES (8, '2024-03-05 10:00:00', 1, 10, 100)`);
+    try {
+      await monthRun('2025-01', 'noorders'); // a month without an order adds no year
+      assert.deepEqual(await years(), [['2022', '365'], ['2023', '365']]);
+      await monthRun('2024-03', 'leapyear');
+      assert.deepEqual(await years(), [['2022', '365'], ['2023', '365'], ['2024', '366']], 'the whole of 2024 came with its March order');
+      await pool.query(`DELETE FROM staging.orders WHERE order_id = 8`);
+      await monthRun('2023-02', 'keeps');
+      assert.deepEqual((await years()).map((r) => r[0]), ['2022', '2023', '2024'], 'a year stays once it has appeared');
+    } finally {
+      await pool.query(`DELETE FROM staging.orders WHERE order_id = 8`);
+      await pool.query(`DELETE FROM warehouse.dim_date WHERE year = 2024`);
       await buildAll(pool);
     }
   });

@@ -5,7 +5,7 @@
 -- Unknown member: date_key = -1, full_date and every number NULL, text attributes 'Unknown'.
 -- Facts whose order date cannot be resolved point at it, so relationship tests always hold.
 -- History: days are only ever added (a year stays once it has appeared: the years of {{ prior }}, the last
--- published version, are kept), never deleted, and a day's attributes are a pure function of its date, so a
+-- published version, are kept; a period run adds at most its period's year), never deleted, and a day's attributes are a pure function of its date, so a
 -- rerun produces the same rows.
 --
 -- test: unique(date_key)
@@ -36,6 +36,8 @@ CREATE TABLE {{ this }} (
 WITH
 
 -- import CTEs
+run AS (SELECT period, starts, ends FROM ops.run_period()),
+
 orders AS (
   SELECT order_date FROM {{ source('orders') }}
 ),
@@ -45,10 +47,22 @@ prior AS (
 ),
 
 -- logic CTEs
+-- A full refresh, or a run with nothing published before it, takes the years of every order in staging. A period
+-- run delivered only its month's orders, and every other order's year is in {{ prior }} already (runs and the
+-- stream only ever add years): it adds its period's year if an order is dated in it, without reading every
+-- order's date (issue 14: 2.2 s of an 18.7 s one-month run at 10M lines). Each branch is switched on or off once
+-- per query.
 order_years AS (
   SELECT extract(year FROM order_date)::integer AS year
   FROM orders
   WHERE order_date IS NOT NULL
+    AND ((SELECT period FROM run) IS NULL OR NOT EXISTS (SELECT 1 FROM prior WHERE year IS NOT NULL))
+  UNION
+  SELECT extract(year FROM run.starts)::integer
+  FROM run
+  WHERE run.period IS NOT NULL
+    AND EXISTS (SELECT 1 FROM prior WHERE year IS NOT NULL)
+    AND EXISTS (SELECT 1 FROM orders AS o WHERE o.order_date >= run.starts AND o.order_date < run.ends)
   UNION
   SELECT year FROM prior WHERE year IS NOT NULL
 ),
