@@ -48,11 +48,12 @@ WITH
 run AS (SELECT period, starts, ends FROM ops.run_period()),
 
 -- import CTEs
-order_details AS (
+-- (read by both branches of order_lines below: NOT MATERIALIZED keeps them plain scans)
+order_details AS NOT MATERIALIZED (
   SELECT order_detail_id, order_id, product_id, qty, item_price, unit_sales FROM {{ source('order_details') }}
 ),
 
-orders AS (
+orders AS NOT MATERIALIZED (
   SELECT order_id, order_date, customer_id, city_id FROM {{ source('orders') }}
 ),
 
@@ -73,6 +74,10 @@ dim_locations AS (
 ),
 
 -- logic CTEs
+-- A full refresh takes every line, its order LEFT JOINed (a line without an order is kept, undated). A period run
+-- takes the month's orders first and then their lines: filtering after the LEFT JOIN joined every line with every
+-- order, a hash of all orders that spilled to disk, before keeping the month (issue 14: the month's lines
+-- at 1M: 0.57-0.61 s -> 0.17-0.26 s). Each branch is switched on or off once per query.
 order_lines AS (
   SELECT
     od.order_detail_id,
@@ -86,8 +91,22 @@ order_lines AS (
     od.unit_sales
   FROM order_details AS od
   LEFT JOIN orders AS o ON o.order_id = od.order_id
-  CROSS JOIN run
-  WHERE run.period IS NULL OR (o.order_date >= run.starts AND o.order_date < run.ends)
+  WHERE (SELECT period FROM run) IS NULL
+  UNION ALL
+  SELECT
+    od.order_detail_id,
+    od.order_id,
+    o.order_date,
+    o.customer_id,
+    o.city_id,
+    od.product_id,
+    od.qty,
+    od.item_price,
+    od.unit_sales
+  FROM orders AS o
+  JOIN run ON o.order_date >= run.starts AND o.order_date < run.ends
+  JOIN order_details AS od ON od.order_id = o.order_id
+  WHERE (SELECT period FROM run) IS NOT NULL
 ),
 
 new_lines AS (
