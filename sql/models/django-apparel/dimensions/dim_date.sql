@@ -62,7 +62,9 @@ order_years AS (
   FROM run
   WHERE run.period IS NOT NULL
     AND EXISTS (SELECT 1 FROM prior WHERE year IS NOT NULL)
-    AND EXISTS (SELECT 1 FROM orders AS o WHERE o.order_date >= run.starts AND o.order_date < run.ends)
+    -- a year already in {{ prior }} comes from there; else an order dated in the period is looked for
+    AND CASE WHEN EXISTS (SELECT 1 FROM prior AS p WHERE p.year = extract(year FROM run.starts)::integer) THEN false
+             ELSE EXISTS (SELECT 1 FROM orders AS o WHERE o.order_date >= run.starts AND o.order_date < run.ends) END
   UNION
   SELECT year FROM prior WHERE year IS NOT NULL
 ),
