@@ -14,7 +14,7 @@ export async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
 }
 
 /** Waits for both to settle, then fails with the first one's error if it failed, else the second's. */
-export async function settleBoth<A, B>(first: Promise<A> | undefined, second: Promise<B>): Promise<[A | undefined, B]> {
+export async function settleBoth<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
   const [a, b] = await Promise.allSettled([first, second]);
   if (a.status === 'rejected') throw a.reason;
   if (b.status === 'rejected') throw b.reason;

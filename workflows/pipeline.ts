@@ -283,7 +283,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
         started.set(m, deps.length === 0 ? buildOne(m) : Promise.all(deps).then(() => buildOne(m)));
       }
       // The previous layer's gate, when it ran beside these builds, is waited for too; its failure comes first.
-      const [previousGate, built] = await settleBoth(besideGate, settleAll([...started.values()]));
+      const [previousGate, built] = await settleBoth(besideGate ?? Promise.resolve(undefined), settleAll([...started.values()]));
       if (previousGate) gates.push(previousGate);
       besideGate = undefined;
       models.push(...built);
@@ -300,7 +300,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineSu
         // awaited with the next layer's builds, which start in the same workflow task; the layer's steps are
         // recorded meanwhile (its gate as running)
         const recorded = recordSteps({ steps: records() });
-        besideGate = settleBoth(gate, recorded).then(([g]) => g!);
+        besideGate = settleBoth(gate, recorded).then(([g]) => g);
         besideGate.catch(() => undefined);
       } else {
         gates.push(await gate);

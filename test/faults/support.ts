@@ -202,9 +202,13 @@ export interface ScheduledActivity {
   activityId: string;
   type: string;
   scheduledEventId: string;
-  /** `source` and `chunk` of its first argument, when it has them. */
+  /** The WorkflowTaskCompleted event whose commands scheduled it: activities with the same one started together. */
+  workflowTaskEventId: string;
+  /** `source`, `chunk`, `layer` and `model` of its first argument, when it has them. */
   source?: string;
   chunk?: number;
+  layer?: string;
+  model?: string;
   heartbeatTimeoutMs: number | null;
 }
 
@@ -214,13 +218,16 @@ export function scheduledActivities(events: HistoryEvent[]): ScheduledActivity[]
     const a = e.activityTaskScheduledEventAttributes;
     if (!a?.activityId) continue;
     const [arg] = decodePayloads(a.input);
-    const input = arg && typeof arg === 'object' ? (arg as { source?: unknown; chunk?: unknown }) : {};
+    const input = arg && typeof arg === 'object' ? (arg as { source?: unknown; chunk?: unknown; layer?: unknown; model?: unknown }) : {};
     out.push({
       activityId: a.activityId,
       type: a.activityType?.name ?? '',
       scheduledEventId: String(e.eventId),
+      workflowTaskEventId: String(a.workflowTaskCompletedEventId),
       source: typeof input.source === 'string' ? input.source : undefined,
       chunk: typeof input.chunk === 'number' ? input.chunk : undefined,
+      layer: typeof input.layer === 'string' ? input.layer : undefined,
+      model: typeof input.model === 'string' ? input.model : undefined,
       heartbeatTimeoutMs: tsMs(a.heartbeatTimeout),
     });
   }

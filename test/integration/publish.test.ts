@@ -7,6 +7,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { failureMessage, startPipeline } from '../../src/client';
 import type { PipelineInput, PipelineSummary } from '../../src/contracts';
+import { historyEvents, scheduledActivities } from '../faults/support';
+import type { ScheduledActivity } from '../faults/support';
 import { startHarness } from '../helpers/pipeline';
 import type { PipelineHarness } from '../helpers/pipeline';
 
@@ -37,28 +39,22 @@ async function checksums(h: PipelineHarness): Promise<Record<string, { oid: stri
 const buildTables = async (h: PipelineHarness) =>
   (await h.db.pool.query<{ relname: string }>(`SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'gudang_build'`)).rows;
 
-/** The activities a run scheduled, in order: type, first argument, and the workflow task that scheduled each. */
-async function scheduledActivities(handle: WorkflowHandle) {
-  const history = await handle.fetchHistory();
-  const completed = new Map<number, string>();
-  for (const e of history.events ?? []) {
-    const a = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes;
-    if (a) completed.set(Number(a.scheduledEventId), e.activityTaskCompletedEventAttributes ? 'completed' : 'failed');
+/** The activities a run scheduled (test/faults/support.ts), each with how it closed. */
+async function runActivities(handle: WorkflowHandle) {
+  const events = await historyEvents(handle);
+  const closed = new Map<string, string>();
+  for (const e of events) {
+    if (e.activityTaskCompletedEventAttributes) closed.set(String(e.activityTaskCompletedEventAttributes.scheduledEventId), 'completed');
+    if (e.activityTaskFailedEventAttributes) closed.set(String(e.activityTaskFailedEventAttributes.scheduledEventId), 'failed');
   }
-  return (history.events ?? []).flatMap((e) => {
-    const a = e.activityTaskScheduledEventAttributes;
-    if (!a) return [];
-    const payload = a.input?.payloads?.[0]?.data;
-    const arg = (payload ? JSON.parse(Buffer.from(payload).toString('utf8')) : {}) as { layer?: string; model?: string };
-    return [{ id: Number(e.eventId), task: Number(a.workflowTaskCompletedEventId), type: a.activityType?.name ?? '', arg, outcome: completed.get(Number(e.eventId)) }];
-  });
+  return scheduledActivities(events).map((a) => ({ ...a, outcome: closed.get(a.scheduledEventId) }));
 }
 
 /** The facts gate and the marts' first builds were scheduled by one workflow task: the gate ran beside them (issue 14). */
-function assertGateBesideMarts(activities: Awaited<ReturnType<typeof scheduledActivities>>): void {
-  const gate = activities.find((a) => a.type === 'checkQuality' && a.arg.layer === 'facts');
+function assertGateBesideMarts(activities: ScheduledActivity[]): void {
+  const gate = activities.find((a) => a.type === 'checkQuality' && a.layer === 'facts');
   assert.ok(gate, 'the facts gate ran');
-  const beside = activities.filter((a) => a.type === 'buildModel' && a.arg.layer === 'marts' && a.task === gate.task).map((a) => a.arg.model);
+  const beside = activities.filter((a) => a.type === 'buildModel' && a.layer === 'marts' && a.workflowTaskEventId === gate.workflowTaskEventId).map((a) => a.model);
   assert.deepEqual(beside.sort(), ['dm_perfomance_product_by_cities_monthly', 'dm_revenue_by_months'], 'marts scheduled with the facts gate');
 }
 
@@ -84,10 +80,13 @@ describe('write, audit, publish', () => {
     const started = await run({ runKey: 'first' });
     const first = await started.result;
     assert.equal(first.steps.at(-1)?.step, 'publish warehouse');
-    const activities = await scheduledActivities(started.handle);
+    const activities = await runActivities(started.handle);
     assertGateBesideMarts(activities);
     const publish = activities.find((a) => a.type === 'publishWarehouse');
-    assert.ok(publish && activities.filter((a) => a.type === 'checkQuality').every((g) => g.outcome === 'completed' && g.id < publish.id), 'every gate passed before the publish');
+    assert.ok(
+      publish && activities.filter((a) => a.type === 'checkQuality').every((g) => g.outcome === 'completed' && Number(g.scheduledEventId) < Number(publish.scheduledEventId)),
+      'every gate passed before the publish',
+    );
     assert.deepEqual(await buildTables(h), [], 'nothing is left behind in gudang_build');
 
     await h.db.pool.query(`CREATE ROLE ${READER} NOLOGIN`);
@@ -172,10 +171,10 @@ describe('write, audit, publish', () => {
       assert.ok(err instanceof WorkflowFailedError, String(err));
       assert.match(failureMessage(err), /^check facts: quality gate failed after layer facts: .*relationship\(product_key -> .*dim_products/);
 
-      const activities = await scheduledActivities(handle);
+      const activities = await runActivities(handle);
       assertGateBesideMarts(activities);
-      assert.equal(activities.find((a) => a.type === 'checkQuality' && a.arg.layer === 'facts')?.outcome, 'failed');
-      assert.deepEqual(activities.filter((a) => a.type === 'checkQuality').map((a) => a.arg.layer), ['facts'], 'the marts gate did not run');
+      assert.equal(activities.find((a) => a.type === 'checkQuality' && a.layer === 'facts')?.outcome, 'failed');
+      assert.deepEqual(activities.filter((a) => a.type === 'checkQuality').map((a) => a.layer), ['facts'], 'the marts gate did not run');
       assert.ok(!activities.some((a) => a.type === 'publishWarehouse'), 'nothing was published');
       assert.deepEqual(await checksums(h), before, 'no published table changed');
       assert.deepEqual(await buildTables(h), [], "the failed run's build tables were discarded");

@@ -5,8 +5,8 @@
 -- Unknown member: date_key = -1, full_date and every number NULL, text attributes 'Unknown'.
 -- Facts whose order date cannot be resolved point at it, so relationship tests always hold.
 -- History: days are only ever added (a year stays once it has appeared: the years of {{ prior }}, the last
--- published version, are kept; a period run adds at most its period's year), never deleted, and a day's attributes are a pure function of its date, so a
--- rerun produces the same rows.
+-- published version, are kept; a period run adds at most its period's year), never deleted, and a day's
+-- attributes are a pure function of its date, so a rerun produces the same rows.
 --
 -- test: unique(date_key)
 -- test: unique(full_date)
